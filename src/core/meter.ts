@@ -1,0 +1,228 @@
+import v8 from 'node:v8';
+import { performance } from 'node:perf_hooks';
+import { HeapSampler, registerHarnessFile, summariseProfile, type SiteBytes } from './sampling.ts';
+
+registerHarnessFile(import.meta.url);
+
+/**
+ * Exact allocation accounting by segments.
+ *
+ * V8's used heap only grows by allocation and only shrinks by GC, so between two reads
+ *   allocated = (used_end - used_start) + sum over GCs in between of (used_before - used_after),
+ * and the same holds for external (ArrayBuffer backing store) memory. A GCProfiler gives the per-GC
+ * before/after figures. One profiler and one sampling session run while any region is open; at every
+ * region boundary the current segment is closed, its figures are added to every open region, and a
+ * new segment starts. Nested regions therefore include their children, and the tracker's own
+ * bookkeeping between segments is counted nowhere.
+ */
+
+interface Reading {
+  used: number;
+  external: number;
+}
+
+interface GcHeapStatistics {
+  usedHeapSize: number;
+  externalMemory: number;
+}
+interface GcEntry {
+  beforeGC: { heapStatistics: GcHeapStatistics };
+  afterGC: { heapStatistics: GcHeapStatistics };
+}
+
+function read(): Reading {
+  const stats = v8.getHeapStatistics();
+  return { used: stats.used_heap_size, external: stats.external_memory };
+}
+
+/** A GC this far above the post-stop read is one that ran after the segment's end read. */
+const POST_STOP_GC_SLACK = 64 * 1024;
+
+export interface SegmentFigures {
+  heap: number;
+  external: number;
+  count: number;
+  /** Highest heap+external occupancy seen in the segment (before each GC, and at its ends). */
+  maxOccupancy: number;
+  sites: Map<string, SiteBytes>;
+}
+
+/** Something that receives the figures of every segment while it is open. */
+export interface Region {
+  readonly samplingInterval: number;
+  /** Occupancy (heap + external) when the region opened. */
+  startOccupancy: number;
+  add(segment: SegmentFigures): void;
+}
+
+interface Calibration {
+  heap: number;
+  external: number;
+  count: number;
+}
+
+class Meter {
+  private readonly open = new Set<Region>();
+  private profiler: v8.GCProfiler | null = null;
+  private sampler: HeapSampler | null = null;
+  private samplingInterval = 0;
+  private segmentStart: Reading = { used: 0, external: 0 };
+  private running = false;
+  private readonly calibrations = new Map<number, Calibration>();
+  private calibrating = false;
+
+  get openRegions(): ReadonlySet<Region> {
+    return this.open;
+  }
+
+  /**
+   * Close the running segment (if any) so that what follows is counted in no region: callers do
+   * their own bookkeeping between `pause()` and `enter()`/`leave()`.
+   */
+  pause(): void {
+    if (this.running) this.closeSegment();
+  }
+
+  /** Open a region: it receives every segment until `leave`. Call `pause()` first. */
+  enter(region: Region): void {
+    if (!this.calibrating && !this.calibrations.has(region.samplingInterval)) {
+      this.calibrate(region.samplingInterval);
+    }
+    if (this.running) this.closeSegment();
+    if (this.open.size === 0) this.samplingInterval = region.samplingInterval;
+    this.open.add(region);
+    region.startOccupancy = this.startSegment();
+  }
+
+  /** Close a region; the segment restarts for the regions still open. */
+  leave(region: Region): void {
+    if (this.running) this.closeSegment();
+    this.open.delete(region);
+  }
+
+  /** Restart the segment after `leave` bookkeeping, when regions remain open. */
+  resume(): void {
+    if (!this.running && this.open.size > 0) this.startSegment();
+  }
+
+  /** The harness cost of one empty segment at this interval (already subtracted from every segment). */
+  calibration(samplingInterval: number): Calibration {
+    return this.calibrations.get(samplingInterval) ?? { heap: 0, external: 0, count: 0 };
+  }
+
+  private startSegment(): number {
+    if (this.samplingInterval > 0) {
+      this.sampler ??= new HeapSampler();
+      this.sampler.start(this.samplingInterval);
+    }
+    // A GC between the read before start() and start() itself would be missed by the profiler, one
+    // right after start() would be counted against a post-GC start value: either shows as the used
+    // heap going down across start(), so try again.
+    for (let attempt = 0; ; attempt++) {
+      const before = read();
+      const profiler = new v8.GCProfiler();
+      profiler.start();
+      const after = read();
+      if (after.used >= before.used || attempt === 4) {
+        this.profiler = profiler;
+        this.segmentStart = after;
+        this.running = true;
+        return after.used + after.external;
+      }
+      profiler.stop();
+    }
+  }
+
+  private closeSegment(): void {
+    const end = read();
+    const result = this.profiler?.stop() as { statistics: GcEntry[] } | undefined;
+    const afterStop = read();
+    this.profiler = null;
+    this.running = false;
+    const gcs = result?.statistics ?? [];
+    // A GC triggered by stop()'s own allocation ran after `end`: it is not part of the segment.
+    const last = gcs.at(-1);
+    if (
+      last &&
+      afterStop.used < end.used &&
+      last.beforeGC.heapStatistics.usedHeapSize >= end.used &&
+      Math.abs(last.afterGC.heapStatistics.usedHeapSize - afterStop.used) <= POST_STOP_GC_SLACK
+    ) {
+      gcs.pop();
+    }
+
+    const start = this.segmentStart;
+    let heap = end.used - start.used;
+    let external = end.external - start.external;
+    let maxOccupancy = Math.max(start.used + start.external, end.used + end.external);
+    for (const gc of gcs) {
+      const before = gc.beforeGC.heapStatistics;
+      const after = gc.afterGC.heapStatistics;
+      heap += before.usedHeapSize - after.usedHeapSize;
+      external += before.externalMemory - after.externalMemory;
+      maxOccupancy = Math.max(maxOccupancy, before.usedHeapSize + before.externalMemory);
+    }
+
+    let count = 0;
+    let sites = new Map<string, SiteBytes>();
+    if (this.sampler && this.samplingInterval > 0) {
+      const summary = summariseProfile(this.sampler.stop(), this.samplingInterval);
+      count = summary.count;
+      sites = summary.sites;
+    }
+    const harness = this.calibrations.get(this.samplingInterval);
+    if (harness) {
+      heap -= harness.heap;
+      external -= harness.external;
+      count = Math.max(0, count - harness.count);
+    }
+    const figures: SegmentFigures = { heap, external, count, maxOccupancy, sites };
+    for (const region of this.open) region.add(figures);
+  }
+
+  /**
+   * Measure empty regions to learn the harness's own cost per region (the reads' result objects).
+   * The minimum of several tries is taken: a cost can only be inflated by noise, never lowered.
+   */
+  private calibrate(samplingInterval: number): void {
+    this.calibrating = true;
+    try {
+      const best: Calibration = { heap: Infinity, external: Infinity, count: Infinity };
+      for (let i = 0; i < 7; i++) {
+        const probe = new CalibrationRegion(samplingInterval);
+        this.enter(probe);
+        this.leave(probe);
+        this.resume();
+        best.heap = Math.min(best.heap, probe.heap);
+        best.external = Math.min(best.external, probe.external);
+        best.count = Math.min(best.count, probe.count);
+      }
+      this.calibrations.set(samplingInterval, best);
+    } finally {
+      this.calibrating = false;
+    }
+  }
+}
+
+class CalibrationRegion implements Region {
+  startOccupancy = 0;
+  heap = 0;
+  external = 0;
+  count = 0;
+  readonly samplingInterval: number;
+  constructor(samplingInterval: number) {
+    this.samplingInterval = samplingInterval;
+  }
+  add(segment: SegmentFigures): void {
+    this.heap += segment.heap;
+    this.external += segment.external;
+    this.count += segment.count;
+  }
+}
+
+/** The one meter of this isolate: V8's counters are per isolate. */
+export const meter = new Meter();
+
+export function now(): number {
+  return performance.now();
+}

@@ -1,0 +1,441 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Report } from '../report/report.ts';
+import { determinismStatus, environmentFingerprint } from './environment.ts';
+import { meter, now, type Region, type SegmentFigures } from './meter.ts';
+import { registerHarnessFile, type SiteBytes } from './sampling.ts';
+import type { AllocationSite, MeasureOptions, PhaseRecord, SessionOptions } from './types.ts';
+
+registerHarnessFile(import.meta.url);
+
+const DEFAULT_TOP_SITES = 10;
+const MAX_NAME_LENGTH = 200;
+
+interface Scope {
+  session: Session;
+  region: PhaseRegion | null;
+}
+
+const scopes = new AsyncLocalStorage<Scope>();
+/** Session.run scopes still running: while 0 and no session is activated, span() is a plain call. */
+let runningScopes = 0;
+let activated: Session | null = null;
+
+const validNames = new Set<string>();
+function checkName(name: unknown, what: string): asserts name is string {
+  if (typeof name === 'string' && validNames.has(name)) return;
+  let problem = '';
+  if (typeof name !== 'string') problem = `must be a string, got ${name === null ? 'null' : typeof name}`;
+  else if (name.trim() === '') problem = 'must not be empty';
+  else if (name !== name.trim()) problem = 'must not start or end with white space';
+  else if (name.length > MAX_NAME_LENGTH) problem = `must be at most ${MAX_NAME_LENGTH} characters`;
+  // eslint-disable-next-line no-control-regex
+  else if (/[\u0000-\u001f\u007f]/.test(name)) problem = 'must not contain control characters';
+  if (problem) throw new TypeError(`alloc-tracker: ${what} name ${JSON.stringify(name) ?? String(name)} ${problem}`);
+  validNames.add(name as string);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Figures of one open phase, fed by the meter segment by segment. */
+class PhaseRegion implements Region {
+  readonly name: string;
+  readonly session: Session;
+  readonly parent: PhaseRegion | null;
+  readonly samplingInterval: number;
+  readonly iterations: number;
+  startOccupancy = 0;
+  heap = 0;
+  external = 0;
+  count = 0;
+  maxOccupancy = 0;
+  readonly sites = new Map<string, SiteBytes>();
+  readonly overlappedWith = new Set<string>();
+  readonly startedAt = now();
+
+  constructor(name: string, session: Session, parent: PhaseRegion | null, iterations: number) {
+    this.name = name;
+    this.session = session;
+    this.parent = parent;
+    this.iterations = iterations;
+    this.samplingInterval = session.samplingInterval;
+  }
+
+  add(segment: SegmentFigures): void {
+    this.heap += segment.heap;
+    this.external += segment.external;
+    this.count += segment.count;
+    this.maxOccupancy = Math.max(this.maxOccupancy, segment.maxOccupancy);
+    for (const [key, site] of segment.sites) {
+      const mine = this.sites.get(key);
+      if (mine) mine.bytes += site.bytes;
+      else this.sites.set(key, { ...site });
+    }
+  }
+
+  isAncestorOf(other: PhaseRegion): boolean {
+    for (let p = other.parent; p; p = p.parent) if (p === this) return true;
+    return false;
+  }
+}
+
+/** Per-phase totals across every call in a session. */
+interface Accumulator {
+  name: string;
+  parent: string | null;
+  iterations: number;
+  heap: number;
+  external: number;
+  count: number;
+  peak: number;
+  wallMs: number;
+  sites: Map<string, SiteBytes>;
+  overlappedWith: Set<string>;
+}
+
+/**
+ * The harness cost that a span adds inside its own first segment (AsyncLocalStorage.run and the
+ * call frames around `fn`), learned by timing empty spans; the meter already removes the per-segment
+ * cost of its own reads.
+ */
+const spanOverhead = new Map<number, { heap: number; count: number }>();
+
+function learnSpanOverhead(samplingInterval: number): void {
+  if (spanOverhead.has(samplingInterval) || meter.openRegions.size > 0) return;
+  spanOverhead.set(samplingInterval, { heap: 0, count: 0 });
+  const probe = new Session({ samplingInterval, topSites: 0 });
+  let heap = Infinity;
+  let count = Infinity;
+  for (let i = 0; i < 7; i++) {
+    const region = openRegion('calibration', probe, null, 1);
+    runInRegion(region, () => undefined);
+    closeRegion(region, false);
+    heap = Math.min(heap, region.heap);
+    count = Math.min(count, region.count);
+  }
+  spanOverhead.set(samplingInterval, { heap, count });
+}
+
+function openRegion(name: string, session: Session, parent: PhaseRegion | null, iterations: number): PhaseRegion {
+  meter.pause();
+  const region = new PhaseRegion(name, session, parent, iterations);
+  for (const other of meter.openRegions) {
+    if (other instanceof PhaseRegion && !other.isAncestorOf(region)) {
+      other.overlappedWith.add(region.name);
+      region.overlappedWith.add(other.name);
+    }
+  }
+  meter.enter(region);
+  return region;
+}
+
+function runInRegion<T>(region: PhaseRegion, fn: () => T): T {
+  return scopes.run({ session: region.session, region }, fn);
+}
+
+function closeRegion(region: PhaseRegion, record: boolean): void {
+  meter.leave(region);
+  const endedAt = now();
+  const overhead = spanOverhead.get(region.samplingInterval);
+  if (overhead) {
+    // The region and every still-open ancestor contain this span's harness cost.
+    for (let r: PhaseRegion | null = region; r; r = r.parent) {
+      if (r !== region && !meter.openRegions.has(r)) continue;
+      r.heap -= overhead.heap;
+      r.count = Math.max(0, r.count - overhead.count);
+    }
+  }
+  if (record) region.session.record(region, endedAt - region.startedAt);
+  meter.resume();
+}
+
+/** Run `fn` as one measured call of the phase `region`, closing it however `fn` ends. */
+function measureCall<T>(region: PhaseRegion, fn: () => T): T {
+  let result: T;
+  try {
+    result = runInRegion(region, fn);
+  } catch (error) {
+    closeRegion(region, true);
+    throw error;
+  }
+  if (isThenable(result)) {
+    return Promise.resolve(result).then(
+      (value) => {
+        closeRegion(region, true);
+        return value;
+      },
+      (error: unknown) => {
+        closeRegion(region, true);
+        throw error;
+      },
+    ) as T;
+  }
+  closeRegion(region, true);
+  return result;
+}
+
+function currentScope(): Scope | null {
+  if (runningScopes === 0 && activated === null) return null;
+  return scopes.getStore() ?? (activated ? { session: activated, region: null } : null);
+}
+
+/**
+ * Run `fn` (sync or async) and return its result. When a session is active (see `Session.run` and
+ * `Session.activate`), the call is recorded as phase `name`; a span inside a span is its own phase
+ * and is included in its parent. Without an active session this is a plain call.
+ */
+export function span<T>(name: string, fn: () => T): T {
+  checkName(name, 'span');
+  if (runningScopes === 0 && activated === null) return fn();
+  const scope = scopes.getStore() ?? (activated ? { session: activated, region: null } : null);
+  if (!scope) return fn();
+  learnSpanOverhead(scope.session.samplingInterval);
+  return measureCall(openRegion(name, scope.session, scope.region, 1), fn);
+}
+
+/** The active session's record of phase `name`. Throws, listing the recorded phases, when there is none. */
+export function phase(name: string): PhaseRecord {
+  checkName(name, 'phase');
+  const scope = currentScope();
+  if (!scope) {
+    throw new Error(
+      `alloc-tracker: phase(${JSON.stringify(name)}) needs an active session: call it inside ` +
+        'Session.run(), after Session.activate(), or in a test with the alloc-tracker Vitest plugin',
+    );
+  }
+  return scope.session.phase(name);
+}
+
+/** The session `span()` would record into right now, if any. */
+export function activeSession(): Session | null {
+  return currentScope()?.session ?? null;
+}
+
+/** A named operation of a session, measured over repeated calls. */
+export class Operation {
+  readonly name: string;
+  readonly session: Session;
+
+  constructor(session: Session, name: string) {
+    checkName(name, 'operation');
+    this.session = session;
+    this.name = name;
+  }
+
+  /**
+   * Call `fn` `warmup` times unmeasured, then measure `iterations` calls and record per-iteration
+   * means. Returns the phase record (a promise when `fn` is async).
+   */
+  measure(fn: () => Promise<unknown>, options?: MeasureOptions): Promise<PhaseRecord>;
+  measure(fn: () => unknown, options?: MeasureOptions): PhaseRecord;
+  measure(fn: () => unknown, options: MeasureOptions = {}): PhaseRecord | Promise<PhaseRecord> {
+    const iterations = options.iterations ?? 1;
+    const warmup = options.warmup ?? 0;
+    if (!Number.isInteger(iterations) || iterations < 1) {
+      throw new RangeError(`alloc-tracker: iterations must be a whole number >= 1, got ${String(iterations)}`);
+    }
+    if (!Number.isInteger(warmup) || warmup < 0) {
+      throw new RangeError(`alloc-tracker: warmup must be a whole number >= 0, got ${String(warmup)}`);
+    }
+    if (typeof fn !== 'function') throw new TypeError('alloc-tracker: measure(fn) needs a function');
+
+    const scope: Scope = { session: this.session, region: null };
+    const measured = (): PhaseRecord | Promise<PhaseRecord> => {
+      learnSpanOverhead(this.session.samplingInterval);
+      const region = openRegion(this.name, this.session, scopes.getStore()?.region ?? null, iterations);
+      const loop = (from: number): unknown => {
+        for (let i = from; i < iterations; i++) {
+          const result = fn();
+          if (isThenable(result)) return Promise.resolve(result).then(() => loop(i + 1));
+        }
+        return undefined;
+      };
+      const done = measureCall(region, () => loop(0));
+      return isThenable(done) ? Promise.resolve(done).then(() => this.session.phase(this.name)) : this.session.phase(this.name);
+    };
+    const warm = (from: number): PhaseRecord | Promise<PhaseRecord> => {
+      for (let i = from; i < warmup; i++) {
+        const result = fn();
+        if (isThenable(result)) return Promise.resolve(result).then(() => warm(i + 1));
+      }
+      return measured();
+    };
+    runningScopes++;
+    try {
+      const out = scopes.run(scope, () => warm(0));
+      if (isThenable(out)) {
+        return Promise.resolve(out).finally(() => {
+          runningScopes--;
+        });
+      }
+      runningScopes--;
+      return out;
+    } catch (error) {
+      runningScopes--;
+      throw error;
+    }
+  }
+}
+
+/**
+ * A set of phase records. `span()` calls reached from `run(fn)` (across awaits), or made while the
+ * session is activated, are recorded into it.
+ */
+export class Session {
+  readonly samplingInterval: number;
+  readonly topSites: number;
+  private readonly phases = new Map<string, Accumulator>();
+
+  constructor(options: SessionOptions = {}) {
+    const interval = options.samplingInterval ?? 1;
+    if (!Number.isInteger(interval) || interval < 0) {
+      throw new RangeError(`alloc-tracker: samplingInterval must be a whole number >= 0, got ${String(interval)}`);
+    }
+    const topSites = options.topSites ?? DEFAULT_TOP_SITES;
+    if (!Number.isInteger(topSites) || topSites < 0) {
+      throw new RangeError(`alloc-tracker: topSites must be a whole number >= 0, got ${String(topSites)}`);
+    }
+    this.samplingInterval = interval;
+    this.topSites = topSites;
+  }
+
+  operation(name: string): Operation {
+    return new Operation(this, name);
+  }
+
+  /** Make this session active for every span reached from `fn`, across awaits. Returns fn's result. */
+  run<T>(fn: () => T): T {
+    runningScopes++;
+    let result: T;
+    try {
+      result = scopes.run({ session: this, region: null }, fn);
+    } catch (error) {
+      runningScopes--;
+      throw error;
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).finally(() => {
+        runningScopes--;
+      }) as T;
+    }
+    runningScopes--;
+    return result;
+  }
+
+  /**
+   * Make this session the active one for spans outside any `run` scope (one per isolate; test
+   * harnesses use it around each test). Returns a function that deactivates it.
+   */
+  activate(): () => void {
+    const previous = activated;
+    activated = this;
+    return () => {
+      if (activated === this) activated = previous;
+    };
+  }
+
+  /** @internal Called when a phase region closes. */
+  record(region: PhaseRegion, wallMs: number): void {
+    let acc = this.phases.get(region.name);
+    if (!acc) {
+      acc = {
+        name: region.name,
+        parent: region.parent?.name ?? null,
+        iterations: 0,
+        heap: 0,
+        external: 0,
+        count: 0,
+        peak: 0,
+        wallMs: 0,
+        sites: new Map(),
+        overlappedWith: new Set(),
+      };
+      this.phases.set(region.name, acc);
+    }
+    acc.iterations += region.iterations;
+    acc.heap += region.heap;
+    acc.external += region.external;
+    acc.count += region.count;
+    acc.wallMs += wallMs;
+    acc.peak = Math.max(acc.peak, region.maxOccupancy - region.startOccupancy);
+    for (const [key, site] of region.sites) {
+      const mine = acc.sites.get(key);
+      if (mine) mine.bytes += site.bytes;
+      else acc.sites.set(key, { ...site });
+    }
+    for (const other of region.overlappedWith) acc.overlappedWith.add(other);
+    // The other side of an overlap may have closed first: mark it too.
+    for (const other of region.overlappedWith) this.phases.get(other)?.overlappedWith.add(region.name);
+  }
+
+  /** Names of the phases recorded so far, sorted. */
+  phaseNames(): string[] {
+    return [...this.phases.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.phases.has(name);
+  }
+
+  phase(name: string): PhaseRecord {
+    const acc = this.phases.get(name);
+    if (!acc) {
+      const names = this.phaseNames();
+      throw new Error(
+        `alloc-tracker: no phase ${JSON.stringify(name)} was recorded; ` +
+          (names.length ? `recorded phases: ${names.map((n) => JSON.stringify(n)).join(', ')}` : 'no phase was recorded'),
+      );
+    }
+    return this.toRecord(acc);
+  }
+
+  records(): PhaseRecord[] {
+    return this.phaseNames().map((name) => this.phase(name));
+  }
+
+  report(): Report {
+    return new Report(this.records(), environmentFingerprint(), determinismStatus(this.samplingInterval));
+  }
+
+  private toRecord(acc: Accumulator): PhaseRecord {
+    const n = acc.iterations;
+    const sampledTotal = [...acc.sites.values()].reduce((sum, s) => sum + s.bytes, 0);
+    const sites: AllocationSite[] = [...acc.sites.values()]
+      .sort((a, b) => b.bytes - a.bytes || a.location.localeCompare(b.location))
+      .slice(0, this.topSites)
+      .map((s) => ({
+        functionName: s.functionName,
+        location: s.location,
+        bytes: Math.round(s.bytes / n),
+        share: sampledTotal > 0 ? s.bytes / sampledTotal : 0,
+      }));
+    const heap = Math.max(0, acc.heap);
+    const external = Math.max(0, acc.external);
+    return {
+      name: acc.name,
+      iterations: n,
+      bytes: Math.round((heap + external) / n),
+      heapBytes: Math.round(heap / n),
+      externalBytes: Math.round(external / n),
+      count: Math.round(acc.count / n),
+      countMethod: this.samplingInterval === 0 ? 'off' : this.samplingInterval === 1 ? 'exact' : 'sampled',
+      samplingInterval: this.samplingInterval,
+      peakBytes: Math.max(0, acc.peak),
+      wallMs: acc.wallMs / n,
+      totalBytes: heap + external,
+      totalHeapBytes: heap,
+      totalExternalBytes: external,
+      totalCount: acc.count,
+      overlapped: acc.overlappedWith.size > 0,
+      overlappedWith: [...acc.overlappedWith].sort(),
+      parent: acc.parent,
+      deterministic: determinismStatus(this.samplingInterval).deterministic,
+      sites,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Public data shapes of the measurement core. Everything here is plain, JSON-serialisable data so
+ * that records can cross process boundaries (Vitest workers -> main process) unchanged.
+ */
+
+/** How a record's `count` was obtained. */
+export type CountMethod =
+  /** Every allocation event was sampled (sampling interval 1): the count is exact. */
+  | 'exact'
+  /** Estimated from a sampling profile at `samplingInterval` > 1 bytes. */
+  | 'sampled'
+  /** Counting was switched off: `count` is 0 and means nothing. */
+  | 'off';
+
+/** Whether the V8 flags that make figures repeat were present in the measuring process. */
+export interface DeterminismStatus {
+  /** True when every flag in `required` was present. */
+  deterministic: boolean;
+  /** The flags whose presence makes allocation figures repeat run to run. */
+  required: string[];
+  /** The subset of `required` that was missing; empty when deterministic. */
+  missing: string[];
+  /** One sentence for people; empty when deterministic. */
+  warning: string;
+}
+
+/** What a stored figure depends on. Baselines are keyed by `key`. */
+export interface EnvironmentFingerprint {
+  /** `node<major>-<platform>-<arch>`, e.g. `node26-linux-x64`. */
+  key: string;
+  nodeMajor: number;
+  nodeVersion: string;
+  v8Version: string;
+  platform: string;
+  arch: string;
+  /** The V8/Node flags of this process that change allocation figures (sorted). */
+  flags: string[];
+}
+
+/** One allocation site from a sampling profile. */
+export interface AllocationSite {
+  /** Function name, `(anonymous)` when it has none. */
+  functionName: string;
+  /** `file:line:column` (1-based line and column), or `(native)` for builtins without a script. */
+  location: string;
+  /** Estimated bytes allocated directly in this function during the phase (per iteration). */
+  bytes: number;
+  /** Share of the phase's sampled bytes, 0..1. */
+  share: number;
+}
+
+/** Everything measured about one phase (named operation) in one session. */
+export interface PhaseRecord {
+  name: string;
+  /** Number of measured calls (span calls, or `iterations` of `Operation.measure`). */
+  iterations: number;
+  /** Mean bytes allocated per iteration: V8 heap plus external (ArrayBuffer/Buffer backing) memory. */
+  bytes: number;
+  /** Mean V8 heap bytes allocated per iteration (exact GC-profiler accounting). */
+  heapBytes: number;
+  /** Mean external (ArrayBuffer/Buffer backing store) bytes allocated per iteration. */
+  externalBytes: number;
+  /** Mean allocation events per iteration; see `countMethod`. */
+  count: number;
+  countMethod: CountMethod;
+  /** Sampling interval in bytes used for `count` and `sites` (0 when counting was off). */
+  samplingInterval: number;
+  /**
+   * High-water mark of heap + external occupancy above the phase's start, as V8 saw it: the maximum
+   * over every GC inside the phase (occupancy just before it) and the phase's end. Garbage not yet
+   * collected counts, so this is an upper bound of the live peak; it depends on the young-generation
+   * size, and repeats under the deterministic flags. Max over iterations, not a mean.
+   */
+  peakBytes: number;
+  /** Mean wall time per iteration in milliseconds (includes measuring overhead). */
+  wallMs: number;
+  /** Totals over all iterations. */
+  totalBytes: number;
+  totalHeapBytes: number;
+  totalExternalBytes: number;
+  totalCount: number;
+  /**
+   * True when another phase that is neither an ancestor nor a descendant ran at the same time in this
+   * isolate: heap accounting cannot separate them, so both figures include the other's allocations.
+   */
+  overlapped: boolean;
+  /** Names of the phases it overlapped with (sorted). */
+  overlappedWith: string[];
+  /** The enclosing phase's name, or null at top level. */
+  parent: string | null;
+  /** False when the deterministic flags were missing: figures may vary run to run. */
+  deterministic: boolean;
+  /** Top allocation sites, biggest first (empty when counting was off). */
+  sites: AllocationSite[];
+}
+
+/** Options for a measuring session. */
+export interface SessionOptions {
+  /**
+   * Sampling interval for allocation counts and sites, in bytes. 1 (default) samples every allocation
+   * event: exact counts, slower. Larger values estimate counts. 0 switches counting and sites off.
+   */
+  samplingInterval?: number;
+  /** How many allocation sites to keep per phase (default 10). */
+  topSites?: number;
+}
+
+/** Options of `Operation.measure`. */
+export interface MeasureOptions {
+  /** Measured calls (default 1). Figures are means over them. */
+  iterations?: number;
+  /** Unmeasured calls first, so that the measured ones run warm (default 0). */
+  warmup?: number;
+}

@@ -1,0 +1,17 @@
+/**
+ * alloc-tracker: per-phase allocation accounting for Node.js.
+ * This entry point has no Vitest dependency; the plugin lives in `alloc-tracker/vitest`.
+ */
+export { span, phase, activeSession, Session, Operation } from './core/session.ts';
+export { environmentFingerprint, determinismStatus, requiredFlags } from './core/environment.ts';
+export { Report, type ReportJSON } from './report/report.ts';
+export { formatBytes } from './report/table.ts';
+export type {
+  AllocationSite,
+  CountMethod,
+  DeterminismStatus,
+  EnvironmentFingerprint,
+  MeasureOptions,
+  PhaseRecord,
+  SessionOptions,
+} from './core/types.ts';

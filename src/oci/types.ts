@@ -1,0 +1,69 @@
+/**
+ * Data shared by the re-chunker's phases. scan produces a FileMap; components claims its paths;
+ * packing groups components into layers; oci_build writes them.
+ */
+
+export type FileType = 'directory' | 'file' | 'symlink';
+
+/** Where a regular file's bytes can be read from when a layer is written. */
+export type ContentSource =
+  /** A file on the host (directory input, or a file spooled from an input layer). */
+  | { kind: 'path'; path: string }
+  /** No content (directories, symlinks, empty files). */
+  | { kind: 'none' };
+
+export interface FileInfo {
+  /** Absolute path inside the image, `/`-separated, no trailing slash (e.g. `/usr/bin/ls`). */
+  path: string;
+  type: FileType;
+  /** Permission bits and setuid/setgid/sticky (no file-type bits). */
+  mode: number;
+  /** Bytes of a regular file; 0 for everything else. */
+  size: number;
+  uid: number;
+  gid: number;
+  /** Modification time in whole seconds since the epoch. */
+  mtime: number;
+  /**
+   * Identity of the inode for hardlink detection: equal `inode` strings mean one file with several
+   * names. For directory input `dev:ino`; for image input the first name of the link group.
+   */
+  inode: string;
+  /** Number of names of this inode in the image (1 for most files). */
+  nlink: number;
+  /** Target of a symlink; empty otherwise. */
+  linkTarget: string;
+  /** Extended attributes, value base64-encoded, sorted by key; `security.selinux` and `trusted.*` dropped. */
+  xattrs: Record<string, string>;
+  content: ContentSource;
+}
+
+/** Path -> info, iterated in sorted path order (code point order). The root `/` is not an entry. */
+export type FileMap = Map<string, FileInfo>;
+
+/** One software component and the paths it owns. */
+export interface Component {
+  /** `repo/name`, e.g. `dpkg/coreutils`, `xattr/myapp`, `bigfiles/model.bin`, `chunkah/unclaimed`. */
+  id: string;
+  /** Paths claimed (sorted). A directory shared by several components appears in each. */
+  paths: string[];
+  /** Sum of the sizes of its regular files. */
+  size: number;
+  /** Probability of no change within 7 days, 0..1. */
+  stability: number;
+  /** Largest mtime (seconds) its files may carry in the output; Infinity when there is no clamp. */
+  mtimeClamp: number;
+}
+
+/** A layer to write: one or more components. */
+export interface LayerGroup {
+  /** Members' ids sorted and space-joined. */
+  name: string;
+  components: Component[];
+  /** Product of the members' stabilities. */
+  stability: number;
+  /** Sum of the members' sizes. */
+  size: number;
+  /** Largest of the members' clamps. */
+  mtimeClamp: number;
+}
