@@ -1,0 +1,60 @@
+/**
+ * Streaming tar writing on top of tar-stream's pack: entries are written one at a time, file data
+ * is piped from disk in chunks with backpressure, never read whole.
+ */
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+
+export interface TarWriter {
+  /** Adds an entry; `source` is a host file streamed as the entry's body (size must match the header). */
+  add(header: HeaderArgument, source?: string | Buffer): Promise<void>;
+  /** Finishes the archive and waits until every byte reached the destination streams. */
+  finish(): Promise<void>;
+}
+
+export type HeaderArgument = Partial<tar.Header> & Pick<tar.Header, 'name'>;
+
+/** `stages` receive the tar bytes in order (hashers, compressors, the file stream). */
+export function createTarWriter(stages: NodeJS.ReadWriteStream[], destination: Writable): TarWriter {
+  const pack = tar.pack();
+  const done = pipeline([pack as unknown as NodeJS.ReadableStream, ...stages, destination]);
+  // Keep a rejection from going unhandled while entries are still being added.
+  done.catch(() => {});
+  let failed: unknown;
+  done.catch((e: unknown) => {
+    failed = e;
+  });
+
+  const writeEntry = (header: HeaderArgument, source?: string | Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      if (failed) return reject(failed as Error);
+      if (source === undefined || Buffer.isBuffer(source)) {
+        pack.entry(header, source ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+        return;
+      }
+      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      (async () => {
+        for await (const chunk of createReadStream(source, { highWaterMark: 256 * 1024 })) {
+          if (!sink.write(chunk as Buffer)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+        }
+        (sink as unknown as { end(): void }).end();
+      })().catch((e: unknown) => {
+        sink.destroy(e as Error);
+        reject(e);
+      });
+    });
+
+  return {
+    async add(header, source) {
+      // Abort promptly if the destination failed (disk full...), instead of waiting forever on it.
+      await Promise.race([writeEntry(header, source), done.then(() => new Promise<void>(() => {}))]);
+    },
+    async finish() {
+      pack.finalize();
+      await done;
+    },
+  };
+}
