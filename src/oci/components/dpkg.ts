@@ -1,0 +1,118 @@
+/**
+ * The `dpkg` repository (priority 10): Debian's package database. A component is a source package;
+ * it owns the files its binary packages list in `/var/lib/dpkg/info/<pkg>[:<arch>].list`, and the
+ * packages' own control files in that directory (`<pkg>.md5sums`, `.postinst`, ... change exactly
+ * when the package does). The shared database files (`status`, `available`, `diversions`, ...)
+ * change with every package and are left unclaimed.
+ */
+import type { FileMap } from '../types.ts';
+import { ClaimTable } from './claims.ts';
+import { parseTrailerDate } from './changelog.ts';
+import { readStanzas } from './deb822.ts';
+import { findImageFile, readImageLines, resolveInImage } from './image-fs.ts';
+import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
+import { changeStability } from './stability.ts';
+
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+export const DPKG_INFO_DIR = '/var/lib/dpkg/info';
+
+export interface DpkgPackage {
+  /** Binary package name. */
+  name: string;
+  /** `Architecture:` field; empty when absent. */
+  arch: string;
+  /** Component name: the source package (`Source:` without its version), else the package. */
+  component: string;
+}
+
+/**
+ * Installed packages from a status file, in file order. A stanza is installed when the third word
+ * of `Status:` is `installed`; stanzas without `Status:` are not. A stanza without `Package:`, or
+ * any malformed line, throws an error naming the file and line.
+ */
+export async function readDpkgStatus(lines: AsyncIterable<string>, where: string): Promise<DpkgPackage[]> {
+  const packages: DpkgPackage[] = [];
+  for await (const stanza of readStanzas(lines, where)) {
+    const name = stanza.fields.get('package');
+    if (name === undefined || name === '') {
+      throw new Error(`${where}:${stanza.line}: stanza without a Package field`);
+    }
+    const status = (stanza.fields.get('status') ?? '').split(/\s+/);
+    if (status[2] !== 'installed') continue;
+    const source = (stanza.fields.get('source') ?? '').split(/\s+/)[0] ?? '';
+    packages.push({ name, arch: stanza.fields.get('architecture') ?? '', component: source || name });
+  }
+  return packages;
+}
+
+/** The dpkg repository for `files`, or undefined when the image has no dpkg status file. */
+export async function loadDpkgRepository(files: FileMap): Promise<Repository | undefined> {
+  const statusFile = findImageFile(files, DPKG_STATUS);
+  if (statusFile === undefined) return undefined;
+  const packages = await readDpkgStatus(readImageLines(statusFile), DPKG_STATUS);
+
+  const claims = new ClaimTable();
+  /** `pkg` and `pkg:arch` -> component, for the control files in the info directory. */
+  const byInfoName = new Map<string, string>();
+  for (const pkg of packages) {
+    byInfoName.set(pkg.name, pkg.component);
+    if (pkg.arch !== '') byInfoName.set(`${pkg.name}:${pkg.arch}`, pkg.component);
+    const candidates = pkg.arch === '' ? [pkg.name] : [`${pkg.name}:${pkg.arch}`, pkg.name];
+    for (const base of candidates) {
+      const list = findImageFile(files, `${DPKG_INFO_DIR}/${base}.list`);
+      if (list === undefined) continue;
+      for await (const line of readImageLines(list)) {
+        // Listed paths absent from the map (the root `/.`, pruned paths, paths removed by a later
+        // layer) are ignored.
+        if (line === '') continue;
+        const path = resolveInImage(files, line, false);
+        if (path !== undefined && files.has(path)) claims.add(path, pkg.component);
+      }
+      break;
+    }
+  }
+
+  for (const path of files.keys()) {
+    if (!path.startsWith(`${DPKG_INFO_DIR}/`)) continue;
+    const base = path.slice(DPKG_INFO_DIR.length + 1);
+    const dot = base.lastIndexOf('.');
+    if (base.includes('/') || dot <= 0) continue;
+    // Control file names end in a dot-free suffix (list, md5sums, postinst, ...), so the package
+    // part is everything before the last dot even for package names with dots.
+    const component = byInfoName.get(base.slice(0, dot));
+    if (component !== undefined) claims.add(path, component);
+  }
+
+  const dates = new Map<string, number[]>();
+  let newest: number | undefined;
+  const readChangelogs = new Set<string>();
+  for (const pkg of packages) {
+    for (const name of ['changelog.Debian.gz', 'changelog.gz']) {
+      const where = `/usr/share/doc/${pkg.name}/${name}`;
+      const changelog = findImageFile(files, where);
+      if (changelog === undefined) continue;
+      // Packages built from one source often share one doc directory through a symlink.
+      if (!readChangelogs.has(changelog.path)) {
+        readChangelogs.add(changelog.path);
+        let list = dates.get(pkg.component);
+        if (list === undefined) dates.set(pkg.component, (list = []));
+        for await (const line of readImageLines(changelog, { gunzip: true })) {
+          const t = parseTrailerDate(line);
+          if (t === undefined) continue;
+          list.push(t);
+          newest = Math.max(newest ?? -Infinity, t);
+        }
+      }
+      break;
+    }
+  }
+
+  return {
+    name: 'dpkg',
+    priority: 10,
+    strong: (path) => claims.get(path),
+    weak: () => NO_WEAK_CLAIMS,
+    meta: (name, now) => ({ stability: changeStability(dates.get(name) ?? [], now), mtimeClamp: Infinity }),
+    newestChange: () => newest,
+  };
+}
