@@ -11,6 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { isMainModule } from '../src/oci/util.ts';
 import { FIXTURE_MTIME, writeImageArchive, type EntrySpec } from './fixture-image.ts';
 
 interface Package {
@@ -216,7 +217,7 @@ export async function makeFixtures(outDir: string): Promise<string[]> {
   return written;
 }
 
-if (import.meta.main) {
+if (isMainModule(import.meta.url)) {
   const outDir = resolve(process.argv[2] ?? 'fixtures');
   for (const path of await makeFixtures(outDir)) console.log(path);
 }

@@ -1,9 +1,11 @@
 /** Small helpers shared by the OCI pipeline (errors, hashing, JSON, temp dirs, tar names). */
 import { createHash, type Hash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 /**
  * A mistake of the user or a bad input (corrupt archive, hostile entry): the CLI prints its message
@@ -100,4 +102,18 @@ export function progress(message: string): void {
 
 export function progressDone(): void {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+/**
+ * True when the module at `moduleUrl` is the script Node was started with (`import.meta.main` needs
+ * Node 24.2; the package supports 22.12). Symlinks (npm's bin links) are resolved.
+ */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }
