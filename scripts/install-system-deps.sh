@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr),
+# only when one is missing. Debian/Ubuntu; needs root (or sudo) and the distribution mirror.
+set -eu
+missing=""
+command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
+command -v umoci >/dev/null 2>&1 || missing="$missing umoci"
+command -v getfattr >/dev/null 2>&1 || missing="$missing attr"
+if [ -z "$missing" ]; then
+  echo "install-system-deps: skopeo, umoci and attr are present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-system-deps: installing$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
