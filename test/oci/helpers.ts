@@ -1,6 +1,7 @@
 /** Shared helpers of the OCI tests: temp dirs, running the CLI, describing root filesystems. */
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
@@ -15,7 +16,8 @@ export const DEBIAN_V1 = join(FIXTURES, 'series', 'debian-v1.oci.tar');
 export const DEBIAN_V2 = join(FIXTURES, 'series', 'debian-v2.oci.tar');
 export const DEBIAN_V3 = join(FIXTURES, 'series', 'debian-v3.oci.tar');
 export const LAYERED = join(FIXTURES, 'layered.oci.tar');
-const NODE = process.execPath;
+/** The pinned Node (runs .ts directly); vitest itself may run on an older system Node. */
+export const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
 const CLI = join(ROOT, 'src', 'oci', 'cli.ts');
 
 /** A temp directory removed after the test file. */

@@ -194,6 +194,9 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
 
   const extract = tar.extract();
   const reading = pipeline(createReadStream(archivePath), extract as unknown as Writable);
+  // Its failure is reported through the loop below; never let it count as an unhandled rejection
+  // while the loop is awaiting something else.
+  reading.catch(() => {});
   try {
     for await (const entry of extract) {
       const { name, type, size } = entry.header;
@@ -204,7 +207,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
       }
       if (size > archiveSize) {
         // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
-        throw new UserError(`${source}: entry "${name}" declares ${size} bytes but the archive has only ${archiveSize}`);
+        throw new UserError(`${source}: corrupt or truncated archive: entry "${name}" declares ${size} bytes but the archive has only ${archiveSize}`);
       }
       if (type !== 'file' && type !== 'contiguous-file') {
         throw new UserError(`${source}: unexpected ${type} entry "${name}" in an oci-archive`);
@@ -326,6 +329,7 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
       tarHash,
       extract as unknown as Writable,
     );
+    reading.catch(() => {});
   } catch (e) {
     throw new UserError(`${where}: ${(e as Error).message}`);
   }
