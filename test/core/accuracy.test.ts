@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { Session, determinismStatus, environmentFingerprint } from '../../src/index.ts';
+
+/** Kept outside the functions so the JIT cannot remove the allocations. */
+let sink: unknown;
+
+function makeObjects(): void {
+  const out = new Array(100_000);
+  for (let i = 0; i < out.length; i++) out[i] = { a: i, b: i };
+  sink = out;
+}
+
+describe('accuracy against analytic sizes (warm)', () => {
+  it('1e5 two-field objects: 40 B each plus the 8e5 B array, within 0.1%', () => {
+    const record = new Session({ samplingInterval: 0 })
+      .operation('objects')
+      .measure(makeObjects, { iterations: 5, warmup: 30 });
+    // Node builds V8 without pointer compression: map + properties + elements + 2 in-object fields.
+    const analytic = 100_000 * 40 + 100_000 * 8 + 16;
+    expect(Math.abs(record.heapBytes - analytic) / analytic).toBeLessThan(0.001);
+    expect(record.externalBytes).toBe(0);
+  });
+
+  it('ArrayBuffers of mixed sizes: external bytes exact', () => {
+    const sizes = [128, 4096, 65_536, 1 << 20, 3000, 777_777];
+    const record = new Session().operation('buffers').measure(() => {
+      sink = sizes.map((size) => new ArrayBuffer(size));
+    });
+    expect(record.externalBytes).toBe(sizes.reduce((a, b) => a + b, 0));
+  });
+
+  it('Buffer.alloc above the pool size: exact external bytes', () => {
+    const record = new Session().operation('buffer-alloc').measure(() => {
+      sink = [Buffer.alloc(10_000), Buffer.alloc(200_000)];
+    });
+    expect(record.externalBytes).toBe(210_000);
+  });
+
+  it('counts scale with the work: twice the objects, twice the allocation events', () => {
+    const session = new Session();
+    const count = (n: number): number =>
+      session.operation(`n${n}`).measure(() => {
+        const out: { i: number }[] = [];
+        for (let i = 0; i < n; i++) out.push({ i });
+        sink = out;
+      }, { iterations: 3, warmup: 30 }).count;
+    const small = count(20_000);
+    const large = count(40_000);
+    expect(small).toBeGreaterThan(1000);
+    expect(large / small).toBeGreaterThan(1.9);
+    expect(large / small).toBeLessThan(2.1);
+  });
+
+  it('names the function that allocated most as the top site', () => {
+    function allocateManyStrings(): string[] {
+      const out: string[] = [];
+      for (let i = 0; i < 20_000; i++) out.push(`value-${i}-${'y'.repeat(i % 30)}`);
+      return out;
+    }
+    const record = new Session().operation('strings').measure(() => {
+      sink = allocateManyStrings();
+    });
+    const top = record.sites[0];
+    expect(top?.functionName).toBe('allocateManyStrings');
+    expect(top?.location).toMatch(/accuracy\.test\.ts:\d+:\d+$/);
+    // Builtins such as String.prototype.repeat are sites of their own.
+    expect(top?.share).toBeGreaterThan(0.3);
+    expect(record.sites.some((site) => site.functionName === 'repeat')).toBe(true);
+    const shares = record.sites.reduce((sum, site) => sum + site.share, 0);
+    expect(shares).toBeLessThanOrEqual(1.000001);
+  });
+
+  it('peakBytes sees a large transient allocation that is garbage by the end', () => {
+    const record = new Session({ samplingInterval: 0 }).operation('transient').measure(() => {
+      let big: ArrayBuffer | null = new ArrayBuffer(8 << 20);
+      sink = big.byteLength;
+      big = null;
+    });
+    expect(record.peakBytes).toBeGreaterThanOrEqual(8 << 20);
+  });
+});
+
+describe('determinism and environment', () => {
+  it('says which flags are missing, and that --predictable implies --single-threaded', () => {
+    expect(determinismStatus(1, []).missing).toEqual(['--single-threaded']);
+    expect(determinismStatus(1, []).warning).toMatch(/may vary run to run.*--single-threaded/);
+    expect(determinismStatus(1, ['--single-threaded']).deterministic).toBe(true);
+    expect(determinismStatus(4096, ['--single-threaded']).missing).toEqual(['--predictable']);
+    expect(determinismStatus(4096, ['--predictable']).deterministic).toBe(true);
+  });
+
+  it('marks records and the report with the process flags', () => {
+    const session = new Session();
+    const record = session.operation('flags').measure(() => undefined);
+    const expected = process.execArgv.includes('--single-threaded') || process.execArgv.includes('--predictable');
+    expect(record.deterministic).toBe(expected);
+    expect(session.report().toJSON().determinism.deterministic).toBe(expected);
+  });
+
+  it('fingerprints node major, platform and arch into the key', () => {
+    const fingerprint = environmentFingerprint();
+    expect(fingerprint.key).toBe(`node${process.versions.node.split('.')[0]}-${process.platform}-${process.arch}`);
+    expect(fingerprint.v8Version).toBe(process.versions.v8);
+    expect([...fingerprint.flags].sort()).toEqual(fingerprint.flags);
+  });
+});

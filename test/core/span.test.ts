@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import { Session, activeSession, phase, span } from '../../src/index.ts';
+
+/** Allocate `bytes` of ArrayBuffer backing store: external memory, known exactly. */
+const keep: unknown[] = [];
+function allocateExternal(bytes: number): void {
+  keep.push(new ArrayBuffer(bytes));
+}
+
+describe('span without a session', () => {
+  it('is a plain call: returns the result, records nothing', () => {
+    expect(activeSession()).toBeNull();
+    expect(span('plain', () => 42)).toBe(42);
+    expect(() => phase('plain')).toThrow(/needs an active session/);
+  });
+
+  it('still rejects invalid names, so a mistake shows before production', () => {
+    expect(() => span('', () => 1)).toThrow(TypeError);
+    expect(() => span(' padded ', () => 1)).toThrow(/white space/);
+    expect(() => span(42 as unknown as string, () => 1)).toThrow(/must be a string, got number/);
+    expect(() => span('tab\there', () => 1)).toThrow(/control characters/);
+    expect(() => span('x'.repeat(201), () => 1)).toThrow(/at most 200/);
+  });
+});
+
+describe('span in a session', () => {
+  it('records a sync phase with exact external bytes', () => {
+    const session = new Session();
+    const value = session.run(() => span('alloc', () => (allocateExternal(300_000), 'done')));
+    expect(value).toBe('done');
+    const record = session.phase('alloc');
+    expect(record.iterations).toBe(1);
+    expect(record.externalBytes).toBe(300_000);
+    expect(record.bytes).toBe(record.heapBytes + record.externalBytes);
+    expect(record.countMethod).toBe('exact');
+    expect(record.count).toBeGreaterThan(0);
+    expect(record.wallMs).toBeGreaterThan(0);
+  });
+
+  it('accumulates repeated calls as iterations and reports means', () => {
+    const session = new Session({ samplingInterval: 0 });
+    session.run(() => {
+      span('repeat', () => allocateExternal(100_000));
+      span('repeat', () => allocateExternal(300_000));
+    });
+    const record = session.phase('repeat');
+    expect(record.iterations).toBe(2);
+    expect(record.totalExternalBytes).toBe(400_000);
+    expect(record.externalBytes).toBe(200_000);
+    expect(record.countMethod).toBe('off');
+  });
+
+  it('follows async functions across awaits', async () => {
+    const session = new Session();
+    const result = await session.run(async () =>
+      span('async', async () => {
+        allocateExternal(10_000);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        allocateExternal(20_000);
+        return 'ok';
+      }),
+    );
+    expect(result).toBe('ok');
+    // The test runner's own RPC may run during the timer and is counted too (isolate-wide accounting).
+    expect(session.phase('async').externalBytes).toBeGreaterThanOrEqual(30_000);
+    expect(session.phase('async').externalBytes).toBeLessThan(30_000 + 4096);
+  });
+
+  it('records the phase when fn throws, and rethrows the very same error', () => {
+    const session = new Session();
+    const failure = new Error('boom');
+    let caught: unknown;
+    try {
+      session.run(() =>
+        span('throws', () => {
+          allocateExternal(50_000);
+          throw failure;
+        }),
+      );
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBe(failure);
+    expect(session.phase('throws').externalBytes).toBe(50_000);
+  });
+
+  it('records a rejected async phase and propagates the rejection unchanged', async () => {
+    const session = new Session();
+    const failure = new TypeError('async boom');
+    await expect(
+      session.run(() =>
+        span('rejects', async () => {
+          allocateExternal(70_000);
+          await Promise.resolve();
+          throw failure;
+        }),
+      ),
+    ).rejects.toBe(failure);
+    expect(session.phase('rejects').externalBytes).toBe(70_000);
+  });
+
+  it('includes a child span in its parent, and names the parent', () => {
+    const session = new Session();
+    session.run(() =>
+      span('outer', () => {
+        allocateExternal(100_000);
+        span('inner', () => allocateExternal(250_000));
+        allocateExternal(50_000);
+      }),
+    );
+    expect(session.phase('inner').externalBytes).toBe(250_000);
+    expect(session.phase('outer').externalBytes).toBe(400_000);
+    expect(session.phase('inner').parent).toBe('outer');
+    expect(session.phase('outer').parent).toBeNull();
+    expect(session.phase('outer').overlapped).toBe(false);
+  });
+
+  it('marks spans that overlap in time, and does not mark sequential ones', async () => {
+    const session = new Session();
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+    await session.run(async () => {
+      await Promise.all([
+        span('left', async () => {
+          await tick();
+          allocateExternal(1000);
+        }),
+        span('right', async () => {
+          await tick();
+          allocateExternal(1000);
+        }),
+      ]);
+      await span('after', async () => tick());
+    });
+    expect(session.phase('left').overlapped).toBe(true);
+    expect(session.phase('left').overlappedWith).toEqual(['right']);
+    expect(session.phase('right').overlappedWith).toEqual(['left']);
+    expect(session.phase('after').overlapped).toBe(false);
+  });
+
+  it('phase() lists the recorded names when the one asked for is missing', () => {
+    const session = new Session();
+    session.run(() => {
+      span('scan', () => undefined);
+      span('packing', () => undefined);
+      expect(() => phase('components')).toThrow('no phase "components" was recorded; recorded phases: "packing", "scan"');
+    });
+  });
+
+  it('an activated session receives spans outside any run scope until deactivated', () => {
+    const session = new Session();
+    const deactivate = session.activate();
+    try {
+      span('ambient', () => allocateExternal(4096));
+      expect(phase('ambient').externalBytes).toBe(4096);
+    } finally {
+      deactivate();
+    }
+    expect(activeSession()).toBeNull();
+    span('after-deactivate', () => undefined);
+    expect(session.has('after-deactivate')).toBe(false);
+  });
+});
+
+describe('Operation.measure', () => {
+  it('runs warm-up calls unmeasured and reports per-iteration means', () => {
+    const session = new Session();
+    let calls = 0;
+    const record = session.operation('op').measure(
+      () => {
+        calls++;
+        allocateExternal(8192);
+      },
+      { iterations: 4, warmup: 3 },
+    );
+    expect(calls).toBe(7);
+    expect(record.iterations).toBe(4);
+    expect(record.externalBytes).toBe(8192);
+    expect(record.totalExternalBytes).toBe(4 * 8192);
+  });
+
+  it('awaits async functions', async () => {
+    const session = new Session();
+    const record = await session.operation('async-op').measure(
+      async () => {
+        await Promise.resolve();
+        allocateExternal(1000);
+      },
+      { iterations: 3, warmup: 1 },
+    );
+    expect(record.iterations).toBe(3);
+    expect(record.externalBytes).toBe(1000);
+  });
+
+  it('rejects nonsense options with a clear error', () => {
+    const op = new Session().operation('bad');
+    expect(() => op.measure(() => 1, { iterations: 0 })).toThrow(/iterations must be a whole number >= 1, got 0/);
+    expect(() => op.measure(() => 1, { iterations: 1.5 })).toThrow(RangeError);
+    expect(() => op.measure(() => 1, { warmup: -1 })).toThrow(/warmup must be a whole number >= 0/);
+    expect(() => new Session().operation('')).toThrow(/operation name "" must not be empty/);
+    expect(() => new Session({ samplingInterval: -1 })).toThrow(/samplingInterval/);
+  });
+});
