@@ -191,6 +191,7 @@ function currentScope(): Scope | null {
  */
 export function span<T>(name: string, fn: () => T): T {
   checkName(name, 'span');
+  if (typeof fn !== 'function') throw new TypeError(`alloc-tracker: span(${JSON.stringify(name)}, fn) needs a function`);
   if (runningScopes === 0 && activated === null) return fn();
   const scope = scopes.getStore() ?? (activated ? { session: activated, region: null } : null);
   if (!scope) return fn();

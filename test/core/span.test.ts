@@ -20,6 +20,7 @@ describe('span without a session', () => {
     expect(() => span(42 as unknown as string, () => 1)).toThrow(/must be a string, got number/);
     expect(() => span('tab\there', () => 1)).toThrow(/control characters/);
     expect(() => span('x'.repeat(201), () => 1)).toThrow(/at most 200/);
+    expect(() => span('no-fn', 42 as unknown as () => number)).toThrow(/needs a function/);
   });
 });
 
