@@ -62,6 +62,8 @@ export async function removeQuietly(path: string): Promise<void> {
  * its own root, whatever a later consumer does with the name.
  */
 export function imagePathFromEntryName(name: string, where: string): string {
+  // The root itself written as "/" (umoci does this) names nothing outside the image.
+  if (/^[/.]+$/.test(name) && !name.includes('..')) return '/';
   if (name.startsWith('/')) throw new UserError(`${where}: entry "${name}" has an absolute path`);
   const parts: string[] = [];
   for (const part of name.split('/')) {

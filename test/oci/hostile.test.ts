@@ -135,6 +135,12 @@ suite('hostile layer entries', () => {
     await expectRejected(archive, /entry "\/etc\/evil" has an absolute path/);
   });
 
+  it('the root written as "/" is accepted (umoci writes it), any other absolute name is not', async () => {
+    const archive = await imageWith([[{ name: '/', type: 'directory' }, { name: 'etc/', type: 'directory' }, { name: 'etc/ok', type: 'file', content: 'ok' }]]);
+    const { target } = await sandbox();
+    expect((await extractImage(archive, target)).files).toBe(2);
+  });
+
   it('hardlink pointing outside the image', async () => {
     const archive = await imageWith([[{ name: 'passwd', type: 'link', linkname: '../../etc/passwd' }]]);
     await expectRejected(archive, /contains "\.\."/);

@@ -8,6 +8,8 @@ import { extractImage } from '../../src/oci/extract.ts';
 import { chunkImage } from '../../src/oci/pipeline.ts';
 import { hasGetfattr } from '../../src/oci/scan/index.ts';
 import { makeFixtures } from '../../scripts/make-fixtures.ts';
+import { writeImageArchive } from '../../scripts/fixture-image.ts';
+import * as zlib from 'node:zlib';
 import { DEBIAN_V1, FIXTURES, LAYERED, describe, imageFiles, scanDirectory, tempDir } from './helpers.ts';
 
 suite('chunkImage on the Debian-like fixture', async () => {
@@ -77,6 +79,16 @@ suite('layer application', () => {
     expect(files.get('/var/cache/app')?.mode).toBe(0o700);
     expect(await readFile((files.get('/usr/bin/tool')!.content as { path: string }).path, 'utf8')).toBe('v2\n');
     expect([...files.keys()].some((p) => p.includes('.wh.'))).toBe(false);
+  });
+
+  const zstdAvailable = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+  it.skipIf(!zstdAvailable)(`reads zstd-compressed layers${zstdAvailable ? '' : ' (SKIPPED: this Node has no zstd)'}`, async () => {
+    const dir = await tempDir();
+    const archive = join(dir, 'zstd.tar');
+    await writeImageArchive({ zstd: true, layers: [[{ name: 'etc/', type: 'directory' }, { name: 'etc/zstd.conf', type: 'file', content: 'compressed with zstd\n' }]] }, archive);
+    expect((await readOciArchive(archive)).manifest.layers[0]?.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    const files = await imageFiles(archive);
+    expect(await readFile((files.get('/etc/zstd.conf')!.content as { path: string }).path, 'utf8')).toBe('compressed with zstd\n');
   });
 
   it('accepts a root-filesystem directory as input', async () => {
