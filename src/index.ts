@@ -15,3 +15,4 @@ export type {
   PhaseRecord,
   SessionOptions,
 } from './core/types.ts';
+export { parseByteSize } from './core/units.ts';

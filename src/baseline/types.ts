@@ -1,0 +1,51 @@
+/**
+ * Shapes of stored baselines. A baseline file belongs to one test file and reads
+ * `{ [environment key]: { [full test name]: { [phase]: BaselineMetrics } } }`.
+ */
+import type { CountMethod } from '../core/types.ts';
+
+/** The metrics a baseline can gate on. */
+export type Metric = 'bytes' | 'count' | 'peakBytes' | 'heapBytes' | 'externalBytes';
+
+export const METRICS: readonly Metric[] = ['bytes', 'count', 'peakBytes', 'heapBytes', 'externalBytes'];
+
+/** What is stored per phase. Figures are per-iteration means, as on a PhaseRecord. */
+export interface BaselineMetrics {
+  bytes: number;
+  count: number;
+  peakBytes?: number;
+  heapBytes: number;
+  externalBytes: number;
+  iterations: number;
+  countMethod: CountMethod;
+}
+
+/** phase name -> metrics */
+export type TestBaselines = Record<string, BaselineMetrics>;
+/** full test name (`describe > test`) -> phases */
+export type EnvironmentBaselines = Record<string, TestBaselines>;
+/** environment key (`node26-linux-x64`) -> tests */
+export type BaselineFile = Record<string, EnvironmentBaselines>;
+
+/** How a gated figure relates to its baseline. */
+export type MetricStatus = 'ok' | 'improved' | 'regressed';
+
+/**
+ * Tolerance of a comparison: a change passes while |current - baseline| <= max(percent of the baseline,
+ * absolute floor). The floor keeps tiny phases from failing on a handful of bytes.
+ */
+export interface Tolerance {
+  /** Relative tolerance in percent of the baseline figure. */
+  percent: number;
+  /** Absolute floor for byte metrics, in bytes. */
+  bytes: number;
+  /** Absolute floor for the allocation count. */
+  count: number;
+}
+
+/** A tolerance as users write it: any subset, byte floors also as strings like '4 KiB'. */
+export interface ToleranceInput {
+  percent?: number;
+  bytes?: number | string;
+  count?: number;
+}

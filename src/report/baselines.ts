@@ -1,0 +1,126 @@
+/**
+ * The end-of-run report of baseline checks: per test file a table with one row per test phase
+ * (baseline, current, change, status), a summary line, and the JSON document for tools.
+ * No Vitest import: the plugin's reporter fills these shapes.
+ */
+import type { PhaseRecord } from '../core/types.ts';
+import type { MetricComparison } from '../baseline/compare.ts';
+import type { BaselineMetrics, Metric, Tolerance } from '../baseline/types.ts';
+import { formatBytes, formatTable } from './table.ts';
+
+export type RowStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'obsolete' | 'removed' | 'unchecked';
+
+export interface PhaseRow {
+  test: string;
+  phase: string;
+  status: RowStatus;
+  /** The stored entry before the run (null when there was none). */
+  baseline: BaselineMetrics | null;
+  /** This run's figures (null for obsolete entries). */
+  current: BaselineMetrics | null;
+  comparisons: MetricComparison[];
+  tolerance: Tolerance | null;
+  metrics: Metric[];
+  /** The full record of this run, for tools (sites, wall time, overlap). */
+  record: PhaseRecord | null;
+  /** The Vitest state of the test: passed, failed, skipped. */
+  testState: string;
+}
+
+export interface FileReport {
+  /** Test file relative to its project root. */
+  file: string;
+  project: string;
+  baselineFile: string;
+  /** Whether the baseline file was written (or deleted when empty) in this run. */
+  written: boolean;
+  /** Set when the baseline file could not be used; it was not touched. */
+  error: string | null;
+  rows: PhaseRow[];
+}
+
+export interface RunReport {
+  version: 1;
+  mode: string;
+  environment: string;
+  deterministic: boolean;
+  files: FileReport[];
+  summary: Record<RowStatus, number>;
+}
+
+const STATUS_NOTE: Partial<Record<RowStatus, string>> = {
+  new: 'new (written)',
+  improved: 'improved: lock in with --update-baselines',
+  missing: 'missing (CI writes nothing)',
+  obsolete: 'obsolete: remove with --update-baselines',
+  removed: 'obsolete (removed)',
+};
+
+function percent(change: number | null): string {
+  if (change === null) return '';
+  const sign = change > 0 ? '+' : change < 0 ? '-' : '±';
+  return `${sign}${Math.abs(change).toFixed(2)}%`;
+}
+
+function changeOf(row: PhaseRow, metric: Metric): string {
+  const c = row.comparisons.find((x) => x.metric === metric);
+  if (c) return percent(c.changePercent);
+  if (row.baseline && row.current) {
+    const base = row.baseline[metric];
+    const now = row.current[metric];
+    if (base !== undefined && now !== undefined && base !== 0) return percent(((now - base) / base) * 100);
+  }
+  return '';
+}
+
+function bytesCell(m: BaselineMetrics | null): string {
+  return m ? formatBytes(m.bytes) : '-';
+}
+function countCell(m: BaselineMetrics | null): string {
+  return m ? (m.countMethod === 'off' ? '-' : String(m.count)) : '-';
+}
+
+export function emptySummary(): Record<RowStatus, number> {
+  return { ok: 0, improved: 0, regressed: 0, new: 0, missing: 0, updated: 0, obsolete: 0, removed: 0, unchecked: 0 };
+}
+
+/** The terminal text. `onlyChanges` keeps the rows whose status is not ok. */
+export function formatRunReport(report: RunReport, onlyChanges: boolean): string {
+  const out: string[] = [];
+  const counts = Object.entries(report.summary)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${STATUS_NOTE[status as RowStatus] ?? status}`);
+  const phases = report.files.reduce((n, f) => n + f.rows.length, 0);
+  out.push(
+    `alloc-tracker: ${phases} phase ${phases === 1 ? 'entry' : 'entries'} in ${report.files.length} ` +
+      `${report.files.length === 1 ? 'file' : 'files'} (${report.environment}, mode ${report.mode})` +
+      (counts.length ? `: ${counts.join(', ')}` : ''),
+  );
+  if (!report.deterministic) {
+    out.push('  note: workers ran without --single-threaded (threads pool?); figures may vary run to run');
+  }
+  for (const file of report.files) {
+    const rows = onlyChanges ? file.rows.filter((r) => r.status !== 'ok') : file.rows;
+    if (rows.length === 0 && !file.error) continue;
+    out.push('', `${file.file}  ->  ${file.baselineFile}${file.written ? ' (written)' : ''}`);
+    if (file.error) out.push(`  ERROR: ${file.error}`);
+    if (rows.length === 0) continue;
+    const table = formatTable(
+      ['Test', 'Phase', 'Baseline bytes', 'Bytes', 'Change', 'Baseline count', 'Count', 'Change', 'Status'],
+      rows.map((r) => [
+        r.test,
+        r.phase,
+        bytesCell(r.baseline),
+        bytesCell(r.current),
+        changeOf(r, 'bytes'),
+        countCell(r.baseline),
+        countCell(r.current),
+        changeOf(r, 'count'),
+        STATUS_NOTE[r.status] ?? r.status,
+      ]),
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    );
+    out.push(...table.split('\n').map((l) => `  ${l}`));
+  }
+  return `${out.join('\n')}\n`;
+}

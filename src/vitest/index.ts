@@ -1,0 +1,128 @@
+/**
+ * `alloc-tracker/vitest`: the Vitest plugin. `plugins: [allocTracker(options)]` wires every project it
+ * is configured for: a setup file (per-test sessions, matchers, baseline gate), the flags that make
+ * figures repeat (forks pools), the settings workers read, and one reporter per Vitest instance.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { VitestPluginContext } from 'vitest/node';
+import { requiredFlags } from '../core/environment.ts';
+import { validateMetrics, validateTolerance, DEFAULT_METRICS } from '../baseline/compare.ts';
+import { AllocTrackerReporter } from './reporter.ts';
+import { PROVIDE_KEY, resolveMode, type AllocTrackerOptions, type WorkerSettings } from './settings.ts';
+import './augment.ts';
+
+export type { AllocTrackerOptions, Mode, PhaseOutcome, PhaseStatus, TestAllocationMeta, WorkerSettings } from './settings.ts';
+export { UPDATE_ENV, UPDATE_FLAG } from './settings.ts';
+export type { ByteLimit } from './augment.ts';
+export type { BaselineMatchOptions } from './worker.ts';
+export type { FileOverride } from '../baseline/compare.ts';
+export { DEFAULT_TOLERANCE, DEFAULT_METRICS } from '../baseline/compare.ts';
+export type { Metric, Tolerance, ToleranceInput, BaselineFile, BaselineMetrics } from '../baseline/types.ts';
+export type { RunReport, FileReport, PhaseRow, RowStatus } from '../report/baselines.ts';
+export { AllocTrackerReporter } from './reporter.ts';
+
+/** The setup file next to this module: setup.js in the built package, setup.ts when run from source. */
+function setupFilePath(): string {
+  for (const name of ['./setup.js', './setup.ts']) {
+    const candidate = fileURLToPath(new URL(name, import.meta.url));
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`alloc-tracker: cannot find the setup file next to ${fileURLToPath(import.meta.url)}`);
+}
+
+const FORK_POOLS = new Set(['forks', 'vmForks']);
+
+function validateOptions(options: AllocTrackerOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError('alloc-tracker: allocTracker(options) takes an object');
+  if (options.metrics !== undefined) validateMetrics(options.metrics, 'allocTracker({ metrics })');
+  if (options.tolerance !== undefined) validateTolerance(options.tolerance, 'allocTracker({ tolerance })');
+  for (const [i, o] of (options.overrides ?? []).entries()) {
+    const where = `allocTracker({ overrides[${i}] })`;
+    const globs = Array.isArray(o.files) ? o.files : [o.files];
+    if (globs.length === 0 || !globs.every((g) => typeof g === 'string' && g !== '')) {
+      throw new TypeError(`alloc-tracker: ${where}.files must be a glob or a non-empty array of globs`);
+    }
+    if (o.tolerance !== undefined) validateTolerance(o.tolerance, `${where}.tolerance`);
+    if (o.metrics !== undefined) validateMetrics(o.metrics, `${where}.metrics`);
+  }
+  if (options.mode !== undefined && !['local', 'update', 'ci'].includes(options.mode)) {
+    throw new TypeError(`alloc-tracker: allocTracker({ mode }) must be 'local', 'update' or 'ci', got ${JSON.stringify(options.mode)}`);
+  }
+  const interval = options.samplingInterval ?? 1;
+  if (!Number.isInteger(interval) || interval < 0) {
+    throw new RangeError(`alloc-tracker: allocTracker({ samplingInterval }) must be a whole number >= 0, got ${String(interval)}`);
+  }
+  if (options.report !== undefined && !['full', 'changes', 'off'].includes(options.report)) {
+    throw new TypeError(`alloc-tracker: allocTracker({ report }) must be 'full', 'changes' or 'off', got ${JSON.stringify(options.report)}`);
+  }
+}
+
+/** The plugin object; structurally a Vite plugin with Vitest's `configureVitest` hook. */
+export interface AllocTrackerPlugin {
+  name: 'alloc-tracker';
+  configureVitest: (context: VitestPluginContext) => void;
+}
+
+export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlugin {
+  validateOptions(options);
+  const reporters = new WeakMap<object, AllocTrackerReporter>();
+  const warned = new WeakSet<object>();
+  const setupFile = setupFilePath();
+  const samplingInterval = options.samplingInterval ?? 1;
+
+  return {
+    name: 'alloc-tracker',
+    // Runs once per project, after configs and projects are resolved (see the integration notes):
+    // the pool is final here, and reporters are not created yet.
+    configureVitest({ vitest, project }) {
+      const config = project.config;
+      const pool = String(config.pool ?? 'forks');
+      const deterministicPool = FORK_POOLS.has(pool);
+      if (deterministicPool) {
+        for (const flag of requiredFlags(samplingInterval)) if (!config.execArgv.includes(flag)) config.execArgv.push(flag);
+      } else if (!warned.has(vitest)) {
+        warned.add(vitest);
+        vitest.logger.warn(
+          `alloc-tracker: the '${pool}' pool cannot give workers ${requiredFlags(samplingInterval).join(' ')} ` +
+            '(V8 flags are rejected in worker threads), so allocation figures may vary run to run and ' +
+            "records are marked deterministic: false. Use pool: 'forks' (Vitest's default) for stable baselines.",
+        );
+      }
+      if (!config.setupFiles.includes(setupFile)) config.setupFiles.push(setupFile);
+
+      const mode = resolveMode({
+        option: options.mode,
+        updateSnapshot: vitest.config.snapshotOptions?.updateSnapshot,
+        argv: process.argv,
+        env: process.env,
+      });
+      const settings: WorkerSettings = {
+        mode,
+        root: config.root,
+        baselineDir: options.baselineDir ?? 'baselines',
+        metrics: [...(options.metrics ?? DEFAULT_METRICS)],
+        tolerance: { ...options.tolerance },
+        overrides: (options.overrides ?? []).map((o) => ({ ...o })),
+        auto: options.auto ?? true,
+        samplingInterval,
+        topSites: options.topSites ?? 10,
+        deterministicPool,
+        pool,
+        color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+      };
+      project.provide(PROVIDE_KEY, settings);
+
+      let reporter = reporters.get(vitest);
+      if (!reporter) {
+        reporter = new AllocTrackerReporter(options);
+        reporters.set(vitest, reporter);
+        // A bare instance (not [instance, options]) is what Vitest accepts here on 4.1 and 5.
+        (vitest.config.reporters as unknown[]).push(reporter);
+      }
+      reporter.addProject(project.name, settings);
+    },
+  };
+}
+
+export default allocTracker;

@@ -1,0 +1,144 @@
+/**
+ * The memory matchers. The actual value is a PhaseRecord, as returned by `phase('name')`.
+ */
+import { parseByteSize } from '../core/units.ts';
+import type { PhaseRecord } from '../core/types.ts';
+import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
+import { formatBytes } from '../report/table.ts';
+import { formatSites } from '../baseline/messages.ts';
+import type { WorkerSettings } from './settings.ts';
+import { judgePhase, running, type BaselineMatchOptions, type TaskLike } from './worker.ts';
+
+/** The subset of Vitest's matcher context used here (same on 4.1 and 5). */
+interface MatcherContext {
+  isNot: boolean;
+  task?: TaskLike;
+}
+interface MatcherResult {
+  pass: boolean;
+  message: () => string;
+  actual?: unknown;
+  expected?: unknown;
+}
+
+function isPhaseRecord(value: unknown): value is PhaseRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return typeof r.name === 'string' && typeof r.bytes === 'number' && typeof r.count === 'number' &&
+    typeof r.peakBytes === 'number' && Array.isArray(r.sites);
+}
+
+function requireRecord(matcher: string, actual: unknown): PhaseRecord {
+  if (!isPhaseRecord(actual)) {
+    let shown: string;
+    try {
+      shown = JSON.stringify(actual) ?? String(actual);
+    } catch {
+      shown = String(actual);
+    }
+    throw new TypeError(
+      `alloc-tracker: ${matcher} expects a phase record, e.g. expect(phase('parse')).${matcher}(...), got ${shown.slice(0, 200)}`,
+    );
+  }
+  return actual;
+}
+
+function limitOf(matcher: string, limit: unknown): number {
+  try {
+    return parseByteSize(limit as number | string);
+  } catch (error) {
+    throw new TypeError(`${matcher}(${JSON.stringify(limit)}): ${(error as Error).message}`);
+  }
+}
+
+function nondeterministicNote(record: PhaseRecord): string {
+  return record.deterministic ? '' : '\n  note: this worker lacked --single-threaded; figures may vary run to run';
+}
+
+function sitesNote(record: PhaseRecord, settings: WorkerSettings | undefined): string {
+  if (record.sites.length === 0) return '';
+  return `\n  top allocation sites:\n${formatSites(record.sites, settings?.root ?? process.cwd()).join('\n')}`;
+}
+
+let settingsRef: WorkerSettings | undefined;
+/** The setup file hands the injected settings over before any test runs. */
+export function useSettings(settings: WorkerSettings): void {
+  settingsRef = settings;
+}
+
+function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: string) {
+  return function (this: MatcherContext, actual: unknown, limit: number | string): MatcherResult {
+    const record = requireRecord(matcher, actual);
+    const max = limitOf(matcher, limit);
+    const value = record[metric];
+    const pass = value < max;
+    return {
+      pass,
+      actual: value,
+      expected: max,
+      message: () =>
+        `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to ${verb} ${formatBytes(max)} (${max} B)` +
+        `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
+        `${formatBytes(value)} (${value} B)` +
+        (pass ? '' : sitesNote(record, settingsRef)) +
+        nondeterministicNote(record),
+    };
+  };
+}
+
+export const matchers = {
+  toAllocateLessThan: byteLimitMatcher('toAllocateLessThan', 'bytes', 'allocate less than'),
+  toPeakBelow: byteLimitMatcher('toPeakBelow', 'peakBytes', 'peak below'),
+
+  toAllocateFewerThan(this: MatcherContext, actual: unknown, count: number): MatcherResult {
+    const record = requireRecord('toAllocateFewerThan', actual);
+    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
+      throw new TypeError(`toAllocateFewerThan(${JSON.stringify(count)}): the limit must be a number of allocations >= 0`);
+    }
+    if (record.countMethod === 'off') {
+      throw new Error(
+        `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval 0); ` +
+          'set samplingInterval to 1 in allocTracker() options',
+      );
+    }
+    const pass = record.count < count;
+    return {
+      pass,
+      actual: record.count,
+      expected: count,
+      message: () =>
+        `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
+        `but it made ${record.count}${record.countMethod === 'sampled' ? ' (estimated)' : ''}` +
+        (pass ? '' : sitesNote(record, settingsRef)) +
+        nondeterministicNote(record),
+    };
+  },
+
+  toMatchAllocationBaseline(this: MatcherContext, actual: unknown, options: BaselineMatchOptions = {}): MatcherResult {
+    const record = requireRecord('toMatchAllocationBaseline', actual);
+    const settings = settingsRef;
+    const task = this.task;
+    if (!settings || !task) {
+      throw new Error('toMatchAllocationBaseline needs the alloc-tracker plugin: add allocTracker() to the plugins of vitest.config');
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`toMatchAllocationBaseline(options): options must be an object, got ${JSON.stringify(options)}`);
+    }
+    const call: BaselineMatchOptions = {};
+    if (options.tolerance !== undefined) call.tolerance = validateTolerance(options.tolerance, 'toMatchAllocationBaseline({ tolerance })');
+    if (options.metrics !== undefined) call.metrics = validateMetrics(options.metrics, 'toMatchAllocationBaseline({ metrics })');
+    const state = running.get(task.id);
+    state?.explicit.set(record.name, { options: call, negated: this.isNot });
+    const { outcome, failure } = judgePhase(settings, task, record, call, true);
+    const pass = failure === null;
+    return {
+      pass,
+      message: () =>
+        pass
+          ? `expected phase "${record.name}" not to match its allocation baseline, but it did (status ${outcome.status})`
+          : failure,
+    };
+  },
+};
+
+export type AllocationMatchers = typeof matchers;

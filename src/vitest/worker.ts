@@ -1,0 +1,167 @@
+/**
+ * Worker-side state: one Session per running test, baseline files read (never written) and cached per
+ * file, and the comparison of a test's phases with their baselines. Used by the setup file and matchers.
+ */
+import path from 'node:path';
+import { environmentFingerprint } from '../core/environment.ts';
+import { Session } from '../core/session.ts';
+import type { PhaseRecord } from '../core/types.ts';
+import { comparePhase, matchingOverrides, resolveTolerance, type PhaseComparison } from '../baseline/compare.ts';
+import { formatMissing, formatRegression, type PhaseContext } from '../baseline/messages.ts';
+import { baselinePathFor, metricsOf, readBaselineFile } from '../baseline/store.ts';
+import type { BaselineFile, BaselineMetrics, Metric, Tolerance, ToleranceInput } from '../baseline/types.ts';
+import type { PhaseOutcome, PhaseStatus, WorkerSettings } from './settings.ts';
+
+/** The parts of a Vitest test task this module reads (structural, so it fits Vitest 4.1 and 5). */
+export interface TaskLike {
+  id: string;
+  name: string;
+  type: string;
+  mode?: string;
+  fullTestName?: string;
+  suite?: SuiteLike;
+  file?: { filepath: string };
+  result?: { state?: string; errors?: unknown[] };
+  meta: object;
+}
+export interface SuiteLike {
+  name: string;
+  type: string;
+  filepath?: string;
+  suite?: SuiteLike;
+  tasks?: readonly (TaskLike | SuiteLike)[];
+  result?: { state?: string };
+}
+
+/** Per-call options of toMatchAllocationBaseline. */
+export interface BaselineMatchOptions {
+  tolerance?: ToleranceInput;
+  metrics?: Metric[];
+}
+
+/** What a matcher decided about a phase, so afterEach does not gate it twice. */
+export interface ExplicitCheck {
+  options: BaselineMatchOptions;
+  negated: boolean;
+}
+
+export interface TestState {
+  task: TaskLike;
+  session: Session;
+  deactivate: () => void;
+  explicit: Map<string, ExplicitCheck>;
+  /** Another test was running in this isolate at the same time (test.concurrent). */
+  concurrent: boolean;
+}
+
+export const running = new Map<string, TestState>();
+
+/** `describe > test`, the key of a test in baseline files. */
+export function fullTestName(task: TaskLike): string {
+  if (typeof task.fullTestName === 'string' && task.fullTestName !== '') return task.fullTestName;
+  const names = [task.name];
+  for (let s = task.suite; s && s.filepath === undefined; s = s.suite) if (s.name) names.unshift(s.name);
+  return names.join(' > ');
+}
+
+const baselineCache = new Map<string, BaselineFile | null>();
+
+export function clearBaselineCache(): void {
+  baselineCache.clear();
+}
+
+/** The baselines of a test file (null when it has none). Throws BaselineFileError for a corrupt file. */
+export function baselinesOf(settings: WorkerSettings, testFile: string): BaselineFile | null {
+  const file = baselinePathFor(settings.root, settings.baselineDir, testFile);
+  if (!baselineCache.has(file)) baselineCache.set(file, readBaselineFile(file));
+  return baselineCache.get(file) ?? null;
+}
+
+export function relativeToRoot(settings: WorkerSettings, file: string): string {
+  return path.relative(settings.root, file).split(path.sep).join('/');
+}
+
+/** Tolerance and metrics for a phase: defaults < plugin options < file overrides < per-call options. */
+export function effectiveRules(
+  settings: WorkerSettings,
+  testFile: string,
+  call?: BaselineMatchOptions,
+): { tolerance: Tolerance; metrics: Metric[] } {
+  const overrides = matchingOverrides(settings.overrides, relativeToRoot(settings, testFile));
+  let metrics = settings.metrics;
+  for (const o of overrides) if (o.metrics) metrics = o.metrics;
+  if (call?.metrics) metrics = call.metrics;
+  const tolerance = resolveTolerance(settings.tolerance, ...overrides.map((o) => o.tolerance), call?.tolerance);
+  return { tolerance, metrics };
+}
+
+export const environmentKey = (): string => environmentFingerprint().key;
+
+/** One phase judged against its stored entry, with the message to show when it fails the test. */
+export interface PhaseJudgement {
+  outcome: PhaseOutcome;
+  /** Non-null when the test must fail because of this phase. */
+  failure: string | null;
+}
+
+export function judgePhase(
+  settings: WorkerSettings,
+  task: TaskLike,
+  record: PhaseRecord,
+  call: BaselineMatchOptions | undefined,
+  gated: boolean,
+): PhaseJudgement {
+  const testFile = task.file?.filepath ?? '';
+  const test = fullTestName(task);
+  const environment = environmentKey();
+  const baselines = baselinesOf(settings, testFile);
+  const stored: BaselineMetrics | null = baselines?.[environment]?.[test]?.[record.name] ?? null;
+  const current = metricsOf(record);
+  const { tolerance, metrics } = effectiveRules(settings, testFile, call);
+  const ctx: PhaseContext = {
+    test,
+    file: relativeToRoot(settings, testFile),
+    phase: record.name,
+    baselineFile: relativeToRoot(settings, baselinePathFor(settings.root, settings.baselineDir, testFile)),
+    environment,
+    root: settings.root,
+    color: settings.color,
+  };
+  let status: PhaseStatus;
+  let comparison: PhaseComparison | null = null;
+  let failure: string | null = null;
+  if (stored === null) {
+    status = settings.mode === 'update' ? 'updated' : settings.mode === 'ci' ? 'missing' : 'new';
+    if (status === 'missing' && gated) failure = formatMissing(ctx, current, baselines?.[environment] !== undefined);
+  } else {
+    comparison = comparePhase(stored, current, metrics, tolerance);
+    if (settings.mode === 'update') {
+      status = JSON.stringify(stored) === JSON.stringify(current) ? 'ok' : 'updated';
+    } else {
+      status = comparison.status;
+      if (status === 'regressed' && gated) failure = formatRegression(ctx, comparison, tolerance, stored, current, record.sites);
+    }
+  }
+  if (!gated && status !== 'updated' && status !== 'new') status = status === 'missing' ? 'unchecked' : status;
+  return {
+    outcome: {
+      name: record.name,
+      status,
+      gated,
+      baseline: stored,
+      current,
+      comparisons: comparison?.comparisons ?? [],
+      tolerance,
+      metrics,
+    },
+    failure,
+  };
+}
+
+/** A fresh session for a test, made ambient for every span() it reaches. */
+export function startTest(settings: WorkerSettings, task: TaskLike): void {
+  const session = new Session({ samplingInterval: settings.samplingInterval, topSites: settings.topSites });
+  const concurrent = running.size > 0;
+  for (const other of running.values()) other.concurrent = true;
+  running.set(task.id, { task, session, deactivate: session.activate(), explicit: new Map(), concurrent });
+}

@@ -1,0 +1,96 @@
+import { describe, expect, test } from 'vitest';
+import {
+  DEFAULT_TOLERANCE,
+  compareMetric,
+  comparePhase,
+  matchingOverrides,
+  resolveTolerance,
+  validateMetrics,
+  validateTolerance,
+} from '../../src/baseline/compare.ts';
+import { formatChange, formatRegression } from '../../src/baseline/messages.ts';
+import type { BaselineMetrics } from '../../src/baseline/types.ts';
+
+const m = (bytes: number, count: number, extra: Partial<BaselineMetrics> = {}): BaselineMetrics => ({
+  bytes,
+  count,
+  heapBytes: bytes,
+  externalBytes: 0,
+  iterations: 1,
+  countMethod: 'exact',
+  peakBytes: bytes,
+  ...extra,
+});
+
+describe('compareMetric', () => {
+  test('the default tolerance fails a 10% increase and passes run-to-run noise', () => {
+    expect(compareMetric('bytes', 1_000_000, 1_100_000, DEFAULT_TOLERANCE).status).toBe('regressed');
+    expect(compareMetric('bytes', 1_000_000, 1_030_000, DEFAULT_TOLERANCE).status).toBe('ok');
+    expect(compareMetric('bytes', 1_000_000, 900_000, DEFAULT_TOLERANCE).status).toBe('improved');
+    expect(compareMetric('count', 10_000, 11_000, DEFAULT_TOLERANCE).status).toBe('regressed');
+  });
+
+  test('the absolute floor protects small phases', () => {
+    const c = compareMetric('bytes', 1000, 3000, { percent: 5, bytes: 4096, count: 32 });
+    expect(c).toMatchObject({ status: 'ok', allowed: 4096, change: 2000, changePercent: 200 });
+    expect(compareMetric('count', 10, 50, { percent: 5, bytes: 4096, count: 32 }).status).toBe('regressed');
+  });
+
+  test('a zero baseline has no percentage', () => {
+    expect(compareMetric('bytes', 0, 10_000, DEFAULT_TOLERANCE)).toMatchObject({ changePercent: null, status: 'regressed' });
+  });
+});
+
+describe('comparePhase', () => {
+  test('the worst metric decides and skipped metrics say why', () => {
+    const result = comparePhase(m(1000_000, 100, { countMethod: 'off' }), m(1200_000, 100), ['bytes', 'count'], DEFAULT_TOLERANCE);
+    expect(result.status).toBe('regressed');
+    expect(result.skipped).toEqual([{ metric: 'count', reason: expect.stringContaining('switched off') }]);
+  });
+  test('a baseline without peakBytes skips that metric', () => {
+    const { peakBytes: _omit, ...noPeak } = m(100, 1);
+    expect(comparePhase(noPeak, m(100, 1), ['peakBytes'], DEFAULT_TOLERANCE).skipped[0]?.metric).toBe('peakBytes');
+  });
+});
+
+describe('tolerance layering and validation', () => {
+  test('later layers override the fields they set; byte floors accept units', () => {
+    expect(resolveTolerance({ percent: 10 }, undefined, { bytes: '1 MiB' })).toEqual({ percent: 10, bytes: 2 ** 20, count: DEFAULT_TOLERANCE.count });
+  });
+  test('file overrides match globs relative to the root', () => {
+    const overrides = [{ files: 'test/oci/**', tolerance: { percent: 1 } }, { files: ['**/*.bench.ts'], metrics: ['bytes' as const] }];
+    expect(matchingOverrides(overrides, 'test/oci/pipeline.test.ts')).toEqual([overrides[0]]);
+    expect(matchingOverrides(overrides, 'test/other.test.ts')).toEqual([]);
+  });
+  test('bad options name the option and the field', () => {
+    expect(() => validateTolerance({ percent: -1 }, 'allocTracker({ tolerance })')).toThrow('allocTracker({ tolerance }).percent must be a number >= 0');
+    expect(() => validateTolerance({ pct: 1 }, 'x')).toThrow('unknown field "pct"');
+    expect(() => validateTolerance({ bytes: 'lots' }, 'x')).toThrow(/x.bytes: .*cannot read "lots"/);
+    expect(() => validateMetrics(['bytes', 'rss'], 'metrics')).toThrow(`metrics must be a non-empty array of 'bytes', 'count'`);
+  });
+});
+
+describe('messages', () => {
+  test('a regression names test, file, phase, metric, values, change, tolerance, sites and the entry diff', () => {
+    const baseline = m(1_000_000, 100);
+    const current = m(1_100_000, 100);
+    const tolerance = DEFAULT_TOLERANCE;
+    const text = formatRegression(
+      { test: 'pipeline > packs', file: 'test/a.test.ts', phase: 'compress', baselineFile: 'baselines/test/a.test.ts.json', environment: 'node26-linux-x64', root: '/repo', color: false },
+      comparePhase(baseline, current, ['bytes', 'count'], tolerance),
+      tolerance,
+      baseline,
+      current,
+      [{ functionName: 'deflate', location: 'file:///repo/src/z.ts:10:3', bytes: 900_000, share: 0.9 }],
+    );
+    expect(text).toContain('allocation regression in test "pipeline > packs" (test/a.test.ts), phase "compress"');
+    expect(text).toContain('metric bytes: baseline 1.00 MB (1000000 B), current 1.10 MB (1100000 B), change +10.00% (+100.0 kB); tolerance ±5% or 4.10 kB');
+    expect(text).toMatch(/90\.0%\s+900\.0 kB\s+deflate \(src\/z\.ts:10:3\)/);
+    expect(text).toMatch(/-\s+bytes: 1000000\n\s+\+\s+bytes: 1100000/);
+    expect(text).not.toContain('\u001b[');
+    expect(text).toContain('--update-baselines');
+  });
+  test('changes carry a sign', () => {
+    expect(formatChange({ metric: 'count', change: -5, changePercent: -10 })).toBe('-10.00% (-5)');
+  });
+});
