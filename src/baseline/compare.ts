@@ -6,13 +6,14 @@ import { parseByteSize } from '../core/units.ts';
 import { METRICS, type BaselineMetrics, type Metric, type MetricStatus, type Tolerance, type ToleranceInput } from './types.ts';
 
 /**
- * Default tolerance: 5% of the baseline, at least 4 KiB for byte metrics and 32 allocations for counts.
- * Measured over 10 Vitest runs (forks pool, --single-threaded): synchronous phases spread <= 0.73% in
- * bytes and 0% in count; an async phase with 50 awaits (the harness allocates during awaits) spread
- * 2.9% in bytes (3.8 kB of 130 kB) and 3.5% in count (61). 5% keeps such phases green and still
- * fails a 10% regression; the floors keep tiny phases from failing on a few hundred bytes.
+ * Default tolerance: 5% of the baseline, at least 16 KiB for byte metrics and 128 allocations for counts.
+ * Measured over 30 Vitest runs (forks pool, --single-threaded, one test with five phases): synchronous
+ * phases spread <= 0.73% in bytes and 0% in count; an async phase with 50 awaits (Vitest's own worker
+ * allocates while the phase awaits) spread 4.9% in bytes (6.4 kB of 130 kB) and 6.5% in count (114).
+ * The noise of async phases is absolute, so the floors absorb it; 5% fails any 10% regression of a
+ * phase above ~330 kB. Sync-only code can be gated tighter per file (`overrides`).
  */
-export const DEFAULT_TOLERANCE: Readonly<Tolerance> = Object.freeze({ percent: 5, bytes: 4096, count: 32 });
+export const DEFAULT_TOLERANCE: Readonly<Tolerance> = Object.freeze({ percent: 5, bytes: 16 * 1024, count: 128 });
 
 /** Metrics gated unless configured otherwise. */
 export const DEFAULT_METRICS: readonly Metric[] = Object.freeze(['bytes', 'count']);

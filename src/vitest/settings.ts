@@ -24,7 +24,7 @@ export interface AllocTrackerOptions {
   metrics?: Metric[];
   /**
    * Global tolerance: a change passes while within `percent` of the baseline or the absolute floor
-   * (`bytes` for byte metrics, `count` for counts), whichever is larger. Default 5% / 4 KiB / 32.
+   * (`bytes` for byte metrics, `count` for counts), whichever is larger. Default 5% / 16 KiB / 128.
    */
   tolerance?: ToleranceInput;
   /** Per-file-pattern tolerance or metrics; globs are matched against paths relative to the project root. Later entries win. */
