@@ -225,7 +225,8 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
       if (!m) throw new UserError(`${source}: unexpected entry "${name}" in an oci-archive`);
       const digest = `sha256:${m[1]}`;
       const hasher = new HashingPassThrough();
-      const keep = size <= MAX_JSON_BYTES;
+      // Without a layout on disk, small blobs (any of them may be the manifest or config) stay in memory.
+      const keep = !layoutDir && size <= MAX_JSON_BYTES;
       const chunks: Buffer[] = [];
       hasher.on('data', (c: Buffer) => {
         if (keep) chunks.push(c);

@@ -37,7 +37,11 @@ export function createTarWriter(stages: NodeJS.ReadWriteStream[], destination: W
       }
       const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
       (async () => {
-        for await (const chunk of createReadStream(source, { highWaterMark: 256 * 1024 })) {
+        // ReadStream allocates a buffer of highWaterMark bytes per read: sized to the file, small
+        // files (most of an image) do not each cost 256 KiB of allocation.
+        const size = header.size ?? 0;
+        const highWaterMark = Math.max(1, Math.min(256 * 1024, size));
+        for await (const chunk of createReadStream(source, { highWaterMark, end: Math.max(0, size - 1) })) {
           if (!sink.write(chunk as Buffer)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
         }
         (sink as unknown as { end(): void }).end();
