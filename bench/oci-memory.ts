@@ -2,8 +2,8 @@
  * Memory and throughput of the re-chunker as the image grows.
  *   npm run bench:oci [-- 16 64 256]     (sizes in MiB of uncompressed file data)
  *
- * For each size: a generated single-layer gzip oci-archive is chunked (64 layers, gzip output) in a
- * fresh child process, which reports its peak RSS. Throughput is uncompressed image bytes per second,
+ * For each size: a generated single-layer gzip oci-archive is chunked (64 layers; gzip, then plain
+ * tar output) in a fresh child process, which reports its peak RSS. Throughput is uncompressed image bytes per second,
  * also given as a ratio to `gzip -dc <layer> | sha256sum` over the same layer (the least any
  * consumer of the image must do). Flat peak RSS across sizes = file data is streamed, not held.
  */
@@ -86,15 +86,15 @@ function baselineSeconds(layerBlob: string): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-async function child(input: string, output: string): Promise<void> {
+async function child(input: string, output: string, compressed: boolean): Promise<void> {
   const start = process.hrtime.bigint();
-  const result = await chunkImage(input, output, { maxLayers: 64, compressed: true, epoch: 0 });
+  const result = await chunkImage(input, output, { maxLayers: 64, compressed, epoch: 0 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   process.stdout.write(JSON.stringify({ seconds, maxRssKiB: process.resourceUsage().maxRSS, layers: result.layers.length }));
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--child') return child(process.argv[3]!, process.argv[4]!);
+  if (process.argv[2] === '--child') return child(process.argv[3]!, process.argv[4]!, process.argv[5] === 'gzip');
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
   const rows: string[][] = [];
   for (const mib of sizes.length ? sizes : [16, 64, 256]) {
@@ -102,26 +102,30 @@ async function main(): Promise<void> {
     try {
       process.stderr.write(`generating ${mib} MiB image...\n`);
       const { archive, layerBlob } = await generateImage(dir, mib);
-      const run = spawnSync(process.execPath, [import.meta.filename, '--child', archive, join(dir, 'out.tar')], { encoding: 'utf8' });
-      if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
-      const r = JSON.parse(run.stdout) as { seconds: number; maxRssKiB: number; layers: number };
       const base = baselineSeconds(layerBlob);
       const bytes = mib * MiB;
-      rows.push([
-        `${mib} MiB`,
-        formatBytes((await stat(archive)).size),
-        String(r.layers),
-        `${(r.maxRssKiB / 1024).toFixed(0)} MiB`,
-        `${r.seconds.toFixed(2)} s`,
-        `${(bytes / MiB / r.seconds).toFixed(1)} MiB/s`,
-        `${(bytes / MiB / base).toFixed(1)} MiB/s`,
-        (base / r.seconds).toFixed(3),
-      ]);
+      for (const output of ['gzip', 'tar']) {
+        // A fresh process per run: its peak RSS is this run's alone.
+        const run = spawnSync(process.execPath, [import.meta.filename, '--child', archive, join(dir, 'out.tar'), output], { encoding: 'utf8' });
+        if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
+        const r = JSON.parse(run.stdout) as { seconds: number; maxRssKiB: number; layers: number };
+        rows.push([
+          `${mib} MiB`,
+          formatBytes((await stat(archive)).size),
+          output,
+          String(r.layers),
+          `${(r.maxRssKiB / 1024).toFixed(0)} MiB`,
+          `${r.seconds.toFixed(2)} s`,
+          `${(bytes / MiB / r.seconds).toFixed(1)} MiB/s`,
+          `${(bytes / MiB / base).toFixed(1)} MiB/s`,
+          (base / r.seconds).toFixed(3),
+        ]);
+      }
     } finally {
       await removeQuietly(dir);
     }
   }
-  const header = ['image data', 'archive', 'layers', 'peak RSS', 'chunk time', 'throughput', 'gzip -dc|sha256sum', 'ratio'];
+  const header = ['image data', 'input archive', 'output layers', 'layers', 'peak RSS', 'chunk time', 'throughput', 'gzip -dc|sha256sum', 'ratio'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
   console.log(line(header));
