@@ -46,6 +46,11 @@ suite.skipIf(missing !== '')(`real tools${reason}`, async () => {
         for (const d of [...Object.values(expected), ...Object.values(actual)]) d.uid = d.gid = 0;
       }
       expect(actual).toEqual(expected);
+
+      // The OCI layout skopeo wrote is an input too: chunking it again gives the same root filesystem.
+      const again = join(dir, `again-${i}.tar`);
+      await chunkImage(layout, again, { maxLayers: c.maxLayers });
+      expect(await describe(await imageFiles(again), { xattrs })).toEqual(await describe(await imageFiles(c.input), { xattrs }));
     });
   }
 });
