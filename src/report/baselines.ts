@@ -25,6 +25,8 @@ export interface PhaseRow {
   record: PhaseRecord | null;
   /** The Vitest state of the test: passed, failed, skipped. */
   testState: string;
+  /** Replaces the status's usual wording in the table, e.g. why a new entry was not written. */
+  note?: string;
 }
 
 export interface FileReport {
@@ -116,7 +118,7 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
         countCell(r.baseline),
         countCell(r.current),
         changeOf(r, 'count'),
-        STATUS_NOTE[r.status] ?? r.status,
+        r.note ?? STATUS_NOTE[r.status] ?? r.status,
       ]),
       ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     );

@@ -133,6 +133,9 @@ export class AllocTrackerReporter implements Reporter {
           testState: state,
         };
         // Baselines are written only for passing tests: a failed test's figures may be partial.
+        if (state !== 'passed' && (phase.status === 'new' || phase.status === 'updated')) {
+          row.note = `${phase.status} (not written: the test ${state === 'failed' ? 'failed' : 'did not pass'})`;
+        }
         if (state === 'passed' && phase.gated) {
           if (settings.mode === 'update') changes.push({ kind: 'set', test: meta.test, phase: phase.name, metrics: phase.current });
           else if (settings.mode === 'local' && phase.status === 'new') {
