@@ -20,10 +20,16 @@ export const LAYERED = join(FIXTURES, 'layered.oci.tar');
 export const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
 const CLI = join(ROOT, 'src', 'oci', 'cli.ts');
 
+const created: string[] = [];
+// Registered once, when a test file first imports this module: also covers directories made inside tests.
+afterAll(async () => {
+  for (const dir of created.splice(0)) await removeQuietly(dir);
+});
+
 /** A temp directory removed after the test file. */
 export async function tempDir(prefix = 'oci-test'): Promise<string> {
   const dir = await makeTempDir(prefix);
-  afterAll(() => removeQuietly(dir));
+  created.push(dir);
   return dir;
 }
 
