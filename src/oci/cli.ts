@@ -11,7 +11,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { extractImage } from './extract.ts';
 import { computeReuse, formatInspect, formatReuse, inspectArchive } from './inspect.ts';
 import { chunkImage, type ChunkOptions } from './pipeline.ts';
-import { UserError, formatBytes, isMainModule } from './util.ts';
+import { UserError, formatBytes, isMainModule, progressDone, removeAllPending } from './util.ts';
 
 const USAGE = `usage:
   oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed] [--tag NAME]
@@ -156,5 +156,14 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (isMainModule(import.meta.url)) {
+  // Interrupted: remove scratch directories and partial outputs, then exit like a shell would.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      progressDone();
+      removeAllPending();
+      process.stderr.write(`oci-chunk: interrupted\n`);
+      process.exit(code);
+    });
+  }
   process.exitCode = await main(process.argv.slice(2));
 }

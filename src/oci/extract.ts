@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { openImage } from './archive/index.ts';
 import { hasGetfattr, scanImage } from './scan/index.ts';
 import type { FileInfo, FileMap } from './types.ts';
-import { UserError, makeTempDir, parentPath, progress, progressDone, removeQuietly } from './util.ts';
+import { UserError, makeTempDir, parentPath, progress, progressDone, removeQuietly, trackPending } from './util.ts';
 
 /** True when a relative symlink at `path` resolves (lexically) above the image root. */
 export function symlinkEscapesRoot(path: string, target: string): boolean {
@@ -125,6 +125,7 @@ export async function extractImage(archive: string, target: string, options: Ext
   const workDir = await makeTempDir('oci-extract', options.tempDir);
   // Staged beside the target so the final rename stays on one filesystem.
   const staging = `${targetPath}.partial-${process.pid}`;
+  trackPending(staging);
   try {
     const image = await openImage(archive, workDir);
     const spool = join(workDir, 'spool');
@@ -141,6 +142,7 @@ export async function extractImage(archive: string, target: string, options: Ext
     await chmod(staging, 0o755);
     if (existing) await rmdir(targetPath);
     await rename(staging, targetPath);
+    await removeQuietly(staging); // renamed away: just forget the name
     return { files: files.size, xattrsRestored };
   } catch (e) {
     await removeQuietly(staging);

@@ -1,6 +1,6 @@
 /** Small helpers shared by the OCI pipeline (errors, hashing, JSON, temp dirs, tar names). */
 import { createHash, type Hash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +48,34 @@ export class HashingPassThrough extends Transform {
   }
 }
 
+/** Scratch and partial paths alive right now: removed by `removeAllPending` if the process is interrupted. */
+const pending = new Set<string>();
+
+export function trackPending(path: string): void {
+  pending.add(path);
+}
+
+/** For signal handlers: synchronous, best effort. */
+export function removeAllPending(): void {
+  for (const path of pending) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      /* best effort while exiting */
+    }
+  }
+  pending.clear();
+}
+
 export async function makeTempDir(prefix: string, parent = tmpdir()): Promise<string> {
-  return mkdtemp(join(parent, `${prefix}-`));
+  const dir = await mkdtemp(join(parent, `${prefix}-`));
+  pending.add(dir);
+  return dir;
 }
 
 export async function removeQuietly(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true }).catch(() => {});
+  pending.delete(path);
 }
 
 /**

@@ -1,10 +1,11 @@
 /** The oci-chunk CLI: build/inspect/extract/reuse as a user runs them. */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe as suite, expect, it } from 'vitest';
 import type { InspectResult, ReuseReport } from '../../src/oci/inspect.ts';
-import { DEBIAN_V1, DEBIAN_V2, DEBIAN_V3, runCli, tempDir } from './helpers.ts';
+import { DEBIAN_V1, DEBIAN_V2, DEBIAN_V3, NODE, ROOT, runCli, tempDir } from './helpers.ts';
 
 suite('oci-chunk CLI', async () => {
   const dir = await tempDir('oci-cli');
@@ -75,5 +76,31 @@ suite('oci-chunk CLI', async () => {
     const r = await runCli(['build', DEBIAN_V1, '-o', join(dir, 'report.tar'), '--alloc-report']);
     expect(r.status).toBe(0);
     for (const name of ['scan', 'components', 'packing', 'oci_build']) expect(r.stderr).toMatch(new RegExp(`^\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|$`, 'm'));
+  });
+
+  it('an interrupted build removes its scratch directory and partial output', async () => {
+    const rootfs = join(dir, 'big-rootfs');
+    await mkdir(rootfs);
+    await writeFile(join(rootfs, 'big.bin'), '');
+    await truncate(join(rootfs, 'big.bin'), 1024 * 1024 * 1024); // sparse: costs no disk, takes a while to gzip
+    const scratch = join(dir, 'scratch');
+    await mkdir(scratch);
+    const outDir = join(dir, 'interrupted');
+    await mkdir(outDir);
+    const child = spawn(NODE, [join(ROOT, 'src/oci/cli.ts'), 'build', rootfs, '-o', join(outDir, 'out.tar'), '--compressed'], {
+      env: { ...process.env, TMPDIR: scratch },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // Interrupt once the build has started writing (its scratch directory exists).
+    while ((await readdir(scratch)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toBe('oci-chunk: interrupted\n');
+    expect(await readdir(scratch)).toEqual([]);
+    expect(await readdir(outDir)).toEqual([]);
   });
 });

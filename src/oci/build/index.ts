@@ -18,7 +18,7 @@ import {
   type ImageConfig,
 } from '../archive/index.ts';
 import type { FileInfo, FileMap, LayerGroup } from '../types.ts';
-import { HashingPassThrough, UserError, canonicalJson, parentPath, progress, removeQuietly, sha256Hex } from '../util.ts';
+import { HashingPassThrough, UserError, canonicalJson, parentPath, progress, removeQuietly, sha256Hex, trackPending } from '../util.ts';
 import { createTarWriter, type HeaderArgument } from './tar-writer.ts';
 
 export const TOOL_NAME = 'oci-chunk';
@@ -227,6 +227,7 @@ export async function buildLayout(files: FileMap, groups: LayerGroup[], options:
  */
 export async function writeOciArchive(layoutDir: string, output: string): Promise<void> {
   const partial = `${output}.partial-${process.pid}`;
+  trackPending(partial);
   try {
     const writer = createTarWriter([], createWriteStream(partial));
     const norm = { mode: 0o644, uid: 0, gid: 0, mtime: new Date(0) };
@@ -243,6 +244,7 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
     }
     await writer.finish();
     await rename(partial, output);
+    await removeQuietly(partial); // nothing left at that name: just forget it
   } catch (e) {
     await removeQuietly(partial);
     throw e;
