@@ -46,6 +46,9 @@ function validateOptions(options: AllocTrackerOptions): void {
     if (o.tolerance !== undefined) validateTolerance(o.tolerance, `${where}.tolerance`);
     if (o.metrics !== undefined) validateMetrics(o.metrics, `${where}.metrics`);
   }
+  if (options.include !== undefined && (!Array.isArray(options.include) || !options.include.every((g) => typeof g === 'string' && g !== ''))) {
+    throw new TypeError(`alloc-tracker: allocTracker({ include }) must be an array of globs, got ${JSON.stringify(options.include)}`);
+  }
   if (options.mode !== undefined && !['local', 'update', 'ci'].includes(options.mode)) {
     throw new TypeError(`alloc-tracker: allocTracker({ mode }) must be 'local', 'update' or 'ci', got ${JSON.stringify(options.mode)}`);
   }
@@ -105,6 +108,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         tolerance: { ...options.tolerance },
         overrides: (options.overrides ?? []).map((o) => ({ ...o })),
         auto: options.auto ?? true,
+        include: [...(options.include ?? [])],
         samplingInterval,
         topSites: options.topSites ?? 10,
         deterministicPool,

@@ -18,6 +18,7 @@ import {
 } from '../baseline/store.ts';
 import type { BaselineFile } from '../baseline/types.ts';
 import { emptySummary, formatRunReport, type FileReport, type PhaseRow, type RunReport } from '../report/baselines.ts';
+import { isMeasured } from './worker.ts';
 import { PROVIDE_KEY, type AllocTrackerOptions, type Mode, type TestAllocationMeta, type WorkerSettings } from './settings.ts';
 
 function relative(root: string, file: string): string {
@@ -82,6 +83,7 @@ export class AllocTrackerReporter implements Reporter {
     reason: TestRunEndReason,
   ): { report: FileReport; environment: string | null; nondeterministic: boolean } | null {
     const testFile = module.moduleId;
+    if (!isMeasured(settings, testFile)) return null;
     const baselinePath = baselinePathFor(settings.root, settings.baselineDir, testFile);
     const report: FileReport = {
       file: relative(settings.root, testFile),

@@ -34,6 +34,11 @@ export interface AllocTrackerOptions {
    * passed to `toMatchAllocationBaseline()` are gated and stored.
    */
   auto?: boolean;
+  /**
+   * Globs (relative to the project root) of the test files whose tests get a session, are gated and
+   * stored. Default: every test file of the project. Tests elsewhere run as if the plugin were absent.
+   */
+  include?: string[];
   /** Force a mode instead of deriving it from -u / --update-baselines / ALLOC_TRACKER_UPDATE / CI. */
   mode?: Mode;
   /** Sampling interval of each test's session: 1 (default) counts exactly, 0 switches counts and sites off. */
@@ -55,6 +60,8 @@ export interface WorkerSettings {
   tolerance: ToleranceInput;
   overrides: FileOverride[];
   auto: boolean;
+  /** Globs of measured test files; empty means all. */
+  include: string[];
   samplingInterval: number;
   topSites: number;
   /** Whether workers were given the deterministic flags (forks pools). */

@@ -13,6 +13,7 @@ import {
   clearBaselineCache,
   environmentKey,
   fullTestName,
+  isMeasured,
   judgePhase,
   relativeToRoot,
   running,
@@ -48,11 +49,12 @@ beforeAll(({}, suite) => {
   finished.clear();
   clearBaselineCache();
   const file = suite as unknown as SuiteLike;
-  if (file.filepath) baselinesOf(settings, file.filepath);
+  if (file.filepath && isMeasured(settings, file.filepath)) baselinesOf(settings, file.filepath);
 });
 
 beforeEach(({ task }) => {
-  startTest(settings, task as unknown as TaskLike);
+  const test = task as unknown as TaskLike;
+  if (isMeasured(settings, test.file?.filepath ?? '')) startTest(settings, test);
 });
 
 afterEach(({ task: rawTask }) => {
@@ -109,7 +111,7 @@ function collectTestNames(suite: SuiteLike, into: Set<string>): Set<string> {
 // and update mode removes them. Tests skipped or filtered out still exist, so they are never obsolete.
 afterAll(({}, suite) => {
   const file = suite as unknown as SuiteLike;
-  if (settings.mode !== 'ci' || !file.filepath) return;
+  if (settings.mode !== 'ci' || !file.filepath || !isMeasured(settings, file.filepath)) return;
   const baselines = baselinesOf(settings, file.filepath);
   const environment = environmentKey();
   const stored = baselines?.[environment];

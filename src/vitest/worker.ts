@@ -158,6 +158,13 @@ export function judgePhase(
   };
 }
 
+/** Whether the plugin measures tests of this file (`include` option). */
+export function isMeasured(settings: WorkerSettings, testFile: string): boolean {
+  if (settings.include.length === 0) return true;
+  const file = relativeToRoot(settings, testFile);
+  return settings.include.some((glob) => path.posix.matchesGlob(file, glob));
+}
+
 /** A fresh session for a test, made ambient for every span() it reaches. */
 export function startTest(settings: WorkerSettings, task: TaskLike): void {
   const session = new Session({ samplingInterval: settings.samplingInterval, topSites: settings.topSites });
