@@ -40,6 +40,9 @@ function withoutStack(message: string): Error {
   return error;
 }
 
+/** Whether a group of concurrently running tests recorded any phase (see afterEach). */
+let concurrentGroupRecorded = false;
+
 /** Phases each finished test of this file recorded, for the obsolete check; null when it did not pass. */
 const finished = new Map<string, Set<string> | null>();
 
@@ -66,16 +69,25 @@ afterEach(({ task: rawTask }) => {
   const records = state.session.records();
   const testFailed = task.result?.state === 'fail' || (task.result?.errors?.length ?? 0) > 0;
   const name = fullTestName(task);
+  if (state.concurrent) {
+    // The ambient session is per isolate: spans of concurrent tests land in whichever session was
+    // activated last, so every test of the group is suspect once any of them recorded a phase.
+    concurrentGroupRecorded ||= records.length > 0 || [...running.values()].some((other) => other.session.phaseNames().length > 0);
+    const spoiled = concurrentGroupRecorded;
+    if (running.size === 0) concurrentGroupRecorded = false;
+    finished.set(name, null);
+    if (spoiled) {
+      throw withoutStack(
+        `alloc-tracker: test "${name}" ran concurrently with other tests in the same worker while phases were recorded; ` +
+          'allocations of concurrent tests cannot be told apart. Run tests that record phases sequentially ' +
+          '(no test.concurrent / sequence.concurrent), or measure with an explicit Session.run().',
+      );
+    }
+    return;
+  }
   if (records.length === 0) {
     finished.set(name, testFailed ? null : new Set());
     return;
-  }
-  if (state.concurrent) {
-    throw new Error(
-      `alloc-tracker: test "${name}" recorded phases while another test ran concurrently in the same worker; ` +
-        'allocations of concurrent tests cannot be told apart. Run tests that record phases sequentially ' +
-        '(no test.concurrent / sequence.concurrent), or measure with an explicit Session.run().',
-    );
   }
   const failures: string[] = [];
   const meta: TestAllocationMeta = {

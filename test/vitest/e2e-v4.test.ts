@@ -44,7 +44,7 @@ describe('Vitest 4.1 end to end', () => {
   });
 });
 
-const MATCHERS_TEST = `import { expect, test } from 'vitest';
+const MATCHERS_TEST = `import { describe, expect, test } from 'vitest';
 import { phase, span } from 'alloc-tracker';
 import { encode } from './workload.ts';
 
@@ -71,6 +71,19 @@ test('a limit with a unit that does not exist', () => {
 test('a phase that was never recorded', () => {
   span('parse', () => [1, 2, 3]);
   phase('pasre');
+});
+
+describe.concurrent('concurrent tests', () => {
+  const slowly = (name: string) => span(name, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return Buffer.alloc(10);
+  });
+  test('first concurrent', async () => {
+    await slowly('c1');
+  });
+  test('second concurrent', async () => {
+    await slowly('c2');
+  });
 });
 
 test('per-call tolerance is stricter than the global one', () => {
@@ -106,6 +119,13 @@ describe('matchers through real runs (Vitest 4.1)', () => {
   test('a bad unit is a clear error listing the units', () => {
     expect(result.output).toContain('toAllocateLessThan("5 parsecs"): alloc-tracker: cannot read "5 parsecs" as a byte size');
     expect(result.output).toContain('units: B, kB/KB, MB, GB, TB, KiB, MiB, GiB, TiB');
+  });
+
+  test('concurrent tests that record phases fail: their allocations cannot be told apart', () => {
+    for (const which of ['first', 'second']) {
+      expect(result.output).toContain(`alloc-tracker: test "concurrent tests > ${which} concurrent" ran concurrently with other tests`);
+      expect(result.output).toMatch(new RegExp(`FAIL .*concurrent tests > ${which} concurrent`));
+    }
   });
 
   test('a failed test\'s new phase is reported as not written', () => {
