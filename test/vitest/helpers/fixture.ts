@@ -71,6 +71,12 @@ async function withLock<T>(name: string, fn: () => T): Promise<T> {
  */
 export async function packedPackage(): Promise<string> {
   return withLock('pack', () => {
+    // Projects stay after a run for debugging; those of older runs (over an hour) are removed.
+    const projects = path.join(WORK, 'projects');
+    for (const entry of existsSync(projects) ? readdirSync(projects) : []) {
+      const dir = path.join(projects, entry);
+      if (Date.now() - statSync(dir).mtimeMs > 3_600_000) rmSync(dir, { recursive: true, force: true });
+    }
     const marker = path.join(REPO, 'dist/vitest/index.js');
     if (!existsSync(marker) || newestMtime(path.join(REPO, 'src')) > statSync(marker).mtimeMs) {
       execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'pipe' });
