@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { allocTracker } from './src/vitest/index.ts';
 
 export default defineConfig({
+  // Our own product gates the re-chunker's phases; other tests call span() freely and are not measured.
+  plugins: [allocTracker({ include: ['test/oci/allocations.test.ts'] })],
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/**/fixture-projects/**', 'test/**/.work/**'],
