@@ -109,17 +109,19 @@ export function allocationsRepresented(sampledSize: number, samplingInterval: nu
   return Math.max(1, Math.round(sampledSize / samplingInterval));
 }
 
-/** Count allocation events and bytes per site, skipping the tracker's own allocations. */
+/**
+ * Count allocation events and bytes per site, skipping the tracker's own allocations. A site is the
+ * nearest frame with a script outside Node's internals (`node:*`) and builtins: "Promise (native)"
+ * or "nextTick (node:internal/...)" says nothing a reader can act on; the code that called them does.
+ */
 export function summariseProfile(profile: SamplingProfile, samplingInterval: number): SampleSummary {
-  // nodeId -> [site key or null when the allocation is the harness's, node]
   const attribution = new Map<number, { harness: boolean; site: SiteBytes }>();
   const walk = (node: ProfileNode, nearestScript: ProfileNode | null): void => {
-    const frame = node.callFrame;
-    const script = isInternalUrl(frame.url) ? nearestScript : node;
-    const harness = script !== null && harnessFiles.has(script.callFrame.url);
+    const script = isInternalUrl(node.callFrame.url) ? nearestScript : node;
+    const frame = (script ?? node).callFrame;
     const location = frame.url === '' ? '(native)' : `${frame.url}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`;
     attribution.set(node.id, {
-      harness,
+      harness: script !== null && harnessFiles.has(script.callFrame.url),
       site: { functionName: frame.functionName || '(anonymous)', location, bytes: 0 },
     });
     for (const child of node.children) walk(child, script);
