@@ -54,7 +54,7 @@ for (const workload of workloads) {
 console.log(`Wall time per call in ms, warm, mean of ${ITERATIONS} (node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`);
 console.log(
   formatTable(
-    ['Workload', 'Unmeasured', 'Bytes only (interval 0)', 'Sampled counts (4096)', 'Exact counts (interval 1)'],
+    ['Workload', 'Unmeasured', 'Bytes only (interval 0)', 'Sites, no count (4096)', 'Exact counts (interval 1)'],
     rows,
     ['left', 'right', 'right', 'right', 'right'],
   ),

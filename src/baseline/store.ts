@@ -33,7 +33,7 @@ export function baselinePathFor(root: string, baselineDir: string, testFile: str
   return path.resolve(root, baselineDir, `${relative}.json`);
 }
 
-const COUNT_METHODS: readonly CountMethod[] = ['exact', 'sampled', 'off'];
+const COUNT_METHODS: readonly CountMethod[] = ['exact', 'off'];
 const REQUIRED_NUMBERS = ['bytes', 'count', 'heapBytes', 'externalBytes', 'iterations'] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

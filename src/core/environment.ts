@@ -52,12 +52,11 @@ export function environmentFingerprint(): EnvironmentFingerprint {
 }
 
 /**
- * The flags that make figures repeat. `--single-threaded` removes concurrent JIT and GC threads
- * (measured CV up to 34% without it, <= 0.5% with it). A sampling interval above 1 draws random
- * sample points, so estimated counts also need `--predictable` (fixed random seed).
+ * The flags that make figures repeat: `--single-threaded` removes V8's concurrent JIT and GC threads
+ * (bytes varied up to 92% run to run without it, <= 0.34% with it; see bench/determinism.ts).
  */
-export function requiredFlags(samplingInterval: number): string[] {
-  return samplingInterval > 1 ? ['--single-threaded', '--predictable'] : ['--single-threaded'];
+export function requiredFlags(): string[] {
+  return ['--single-threaded'];
 }
 
 /** `--predictable` implies everything `--single-threaded` does. */
@@ -66,12 +65,9 @@ function hasFlag(flags: readonly string[], flag: string): boolean {
   return flag === '--single-threaded' && flags.includes('--predictable');
 }
 
-export function determinismStatus(
-  samplingInterval: number,
-  execArgv: readonly string[] = process.execArgv,
-): DeterminismStatus {
+export function determinismStatus(execArgv: readonly string[] = process.execArgv): DeterminismStatus {
   const flags = relevantFlags(execArgv);
-  const required = requiredFlags(samplingInterval);
+  const required = requiredFlags();
   const missing = required.filter((flag) => !hasFlag(flags, flag));
   return {
     deterministic: missing.length === 0,

@@ -166,8 +166,9 @@ class Meter {
     let count = 0;
     let sites = new Map<string, SiteBytes>();
     if (this.sampler && this.samplingInterval > 0) {
-      const summary = summariseProfile(this.sampler.stop(), this.samplingInterval);
-      count = summary.count;
+      const summary = summariseProfile(this.sampler.stop());
+      // Only at interval 1 is each sample one allocation event.
+      count = this.samplingInterval === 1 ? summary.count : 0;
       sites = summary.sites;
     }
     const harness = this.calibrations.get(this.samplingInterval);

@@ -20,7 +20,10 @@ export interface SamplingProfile {
 
 /** What one segment's samples say, after the harness's own allocations are removed. */
 export interface SampleSummary {
-  /** Allocation events (exact at interval 1, estimated above). */
+  /**
+   * Samples taken. At interval 1 V8 samples every allocation event, so this is the exact count; above
+   * 1 it is only the number of samples.
+   */
   count: number;
   /** Estimated bytes per site key. */
   sites: Map<string, SiteBytes>;
@@ -94,27 +97,11 @@ function isInternalUrl(url: string): boolean {
 }
 
 /**
- * V8 records each sample's size as objectSize x round(1 / (1 - exp(-objectSize / interval))). At
- * interval 1 that factor is 1 for every real object, so size is the object size and each sample is
- * one allocation. Above 1 we recover the factor by searching the 8-byte-aligned object sizes that
- * produce this sampled size; when several do, the largest (smallest factor) is taken, so estimated
- * counts err low. The estimate is deterministic under `--predictable`.
- */
-export function allocationsRepresented(sampledSize: number, samplingInterval: number): number {
-  if (samplingInterval <= 1) return 1;
-  for (let objectSize = Math.floor(sampledSize / 8) * 8; objectSize >= 8; objectSize -= 8) {
-    const factor = Math.floor(1 / (1 - Math.exp(-objectSize / samplingInterval)) + 0.5);
-    if (objectSize * factor === sampledSize) return factor;
-  }
-  return Math.max(1, Math.round(sampledSize / samplingInterval));
-}
-
-/**
  * Count allocation events and bytes per site, skipping the tracker's own allocations. A site is the
  * nearest frame with a script outside Node's internals (`node:*`) and builtins: "Promise (native)"
  * or "nextTick (node:internal/...)" says nothing a reader can act on; the code that called them does.
  */
-export function summariseProfile(profile: SamplingProfile, samplingInterval: number): SampleSummary {
+export function summariseProfile(profile: SamplingProfile): SampleSummary {
   const attribution = new Map<number, { harness: boolean; site: SiteBytes }>();
   const walk = (node: ProfileNode, nearestScript: ProfileNode | null): void => {
     const script = isInternalUrl(node.callFrame.url) ? nearestScript : node;
@@ -133,7 +120,7 @@ export function summariseProfile(profile: SamplingProfile, samplingInterval: num
   for (const sample of profile.samples) {
     const node = attribution.get(sample.nodeId);
     if (!node || node.harness) continue;
-    count += allocationsRepresented(sample.size, samplingInterval);
+    count++;
     const key = `${node.site.functionName}\u0000${node.site.location}`;
     const site = sites.get(key);
     if (site) site.bytes += sample.size;

@@ -400,7 +400,7 @@ export class Session {
   }
 
   report(): Report {
-    return new Report(this.records(), environmentFingerprint(), determinismStatus(this.samplingInterval));
+    return new Report(this.records(), environmentFingerprint(), determinismStatus());
   }
 
   private toRecord(acc: Accumulator): PhaseRecord {
@@ -424,7 +424,7 @@ export class Session {
       heapBytes: Math.round(heap / n),
       externalBytes: Math.round(external / n),
       count: Math.round(acc.count / n),
-      countMethod: this.samplingInterval === 0 ? 'off' : this.samplingInterval === 1 ? 'exact' : 'sampled',
+      countMethod: this.samplingInterval === 1 ? 'exact' : 'off',
       samplingInterval: this.samplingInterval,
       peakBytes: Math.max(0, acc.peak),
       wallMs: acc.wallMs / n,
@@ -435,7 +435,7 @@ export class Session {
       overlapped: acc.overlappedWith.size > 0,
       overlappedWith: [...acc.overlappedWith].sort(),
       parent: acc.parent,
-      deterministic: determinismStatus(this.samplingInterval).deterministic,
+      deterministic: determinismStatus().deterministic,
       sites,
     };
   }

@@ -7,9 +7,10 @@
 export type CountMethod =
   /** Every allocation event was sampled (sampling interval 1): the count is exact. */
   | 'exact'
-  /** Estimated from a sampling profile at `samplingInterval` > 1 bytes. */
-  | 'sampled'
-  /** Counting was switched off: `count` is 0 and means nothing. */
+  /**
+   * No count: sampling was off (interval 0) or sparse (interval > 1, which gives allocation sites but
+   * no count: see `SessionOptions.samplingInterval`). `count` is 0 and means nothing.
+   */
   | 'off';
 
 /** Whether the V8 flags that make figures repeat were present in the measuring process. */
@@ -60,10 +61,10 @@ export interface PhaseRecord {
   heapBytes: number;
   /** Mean external (ArrayBuffer/Buffer backing store) bytes allocated per iteration. */
   externalBytes: number;
-  /** Mean allocation events per iteration; see `countMethod`. */
+  /** Mean allocation events per iteration (after JIT allocation folding); see `countMethod`. */
   count: number;
   countMethod: CountMethod;
-  /** Sampling interval in bytes used for `count` and `sites` (0 when counting was off). */
+  /** Sampling interval in bytes used for `count` and `sites` (0: sampling was off). */
   samplingInterval: number;
   /**
    * High-water mark of heap + external occupancy above the phase's start, as V8 saw it: the maximum
@@ -90,15 +91,18 @@ export interface PhaseRecord {
   parent: string | null;
   /** False when the deterministic flags were missing: figures may vary run to run. */
   deterministic: boolean;
-  /** Top allocation sites, biggest first (empty when counting was off). */
+  /** Top allocation sites, biggest first (empty when sampling was off). */
   sites: AllocationSite[];
 }
 
 /** Options for a measuring session. */
 export interface SessionOptions {
   /**
-   * Sampling interval for allocation counts and sites, in bytes. 1 (default) samples every allocation
-   * event: exact counts, slower. Larger values estimate counts. 0 switches counting and sites off.
+   * Sampling interval of V8's heap sampler, in bytes. 1 (default) samples every allocation event:
+   * exact counts and sites, 2-200x slower on allocation-heavy code. N > 1 samples about one event per N
+   * bytes: allocation sites with estimated bytes, much cheaper, but no count (V8 reports sampled sizes
+   * in a form that cannot be turned back into counts: estimates were off by -95% to +150%). 0 switches
+   * sampling off: bytes only, cheapest.
    */
   samplingInterval?: number;
   /** How many allocation sites to keep per phase (default 10). */

@@ -34,9 +34,6 @@ export class Report {
           'their figures include each other\'s allocations.',
       );
     }
-    if (this.records.some((r) => r.countMethod === 'sampled')) {
-      notes.push(`Note: counts are estimated from a sampling profile (interval ${this.records[0]?.samplingInterval} bytes).`);
-    }
     if (!this.determinism.deterministic) notes.push(`Note: ${this.determinism.warning}.`);
     return `Allocation statistics:\n\n${table}\n${notes.map((n) => `\n${n}`).join('')}${notes.length ? '\n' : ''}`;
   }

@@ -83,11 +83,11 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       const pool = String(config.pool ?? 'forks');
       const deterministicPool = FORK_POOLS.has(pool);
       if (deterministicPool) {
-        for (const flag of requiredFlags(samplingInterval)) if (!config.execArgv.includes(flag)) config.execArgv.push(flag);
+        for (const flag of requiredFlags()) if (!config.execArgv.includes(flag)) config.execArgv.push(flag);
       } else if (!warned.has(vitest)) {
         warned.add(vitest);
         vitest.logger.warn(
-          `alloc-tracker: the '${pool}' pool cannot give workers ${requiredFlags(samplingInterval).join(' ')} ` +
+          `alloc-tracker: the '${pool}' pool cannot give workers ${requiredFlags().join(' ')} ` +
             '(V8 flags are rejected in worker threads), so allocation figures may vary run to run and ' +
             "records are marked deterministic: false. Use pool: 'forks' (Vitest's default) for stable baselines.",
         );

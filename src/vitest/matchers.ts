@@ -108,7 +108,7 @@ export const matchers = {
       expected: count,
       message: () =>
         `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
-        `but it made ${record.count}${record.countMethod === 'sampled' ? ' (estimated)' : ''}` +
+        `but it made ${record.count}` +
         (pass ? '' : sitesNote(record, settingsRef)) +
         nondeterministicNote(record),
     };

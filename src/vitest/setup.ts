@@ -96,7 +96,7 @@ afterEach(({ task: rawTask }) => {
     mode: settings.mode,
     phases: [],
     records,
-    nondeterministic: !determinismStatus(settings.samplingInterval).deterministic,
+    nondeterministic: !determinismStatus().deterministic,
   };
   for (const record of records) {
     const explicit = state.explicit.get(record.name);

@@ -82,11 +82,30 @@ describe('accuracy against analytic sizes (warm)', () => {
 
 describe('determinism and environment', () => {
   it('says which flags are missing, and that --predictable implies --single-threaded', () => {
-    expect(determinismStatus(1, []).missing).toEqual(['--single-threaded']);
-    expect(determinismStatus(1, []).warning).toMatch(/may vary run to run.*--single-threaded/);
-    expect(determinismStatus(1, ['--single-threaded']).deterministic).toBe(true);
-    expect(determinismStatus(4096, ['--single-threaded']).missing).toEqual(['--predictable']);
-    expect(determinismStatus(4096, ['--predictable']).deterministic).toBe(true);
+    expect(determinismStatus([]).missing).toEqual(['--single-threaded']);
+    expect(determinismStatus([]).warning).toMatch(/may vary run to run.*--single-threaded/);
+    expect(determinismStatus(['--single-threaded']).deterministic).toBe(true);
+    expect(determinismStatus(['--predictable']).deterministic).toBe(true);
+    expect(determinismStatus(['--expose-gc']).deterministic).toBe(false);
+  });
+
+  it('interval > 1 gives allocation sites but no count; interval 0 gives neither', () => {
+    function allocateSparsely(): unknown[] {
+      const out: unknown[] = [];
+      for (let i = 0; i < 50_000; i++) out.push({ i });
+      return out;
+    }
+    const sparse = new Session({ samplingInterval: 4096 }).operation('sparse').measure(() => {
+      sink = allocateSparsely();
+    });
+    expect(sparse.countMethod).toBe('off');
+    expect(sparse.count).toBe(0);
+    expect(sparse.sites[0]?.functionName).toBe('allocateSparsely');
+    const off = new Session({ samplingInterval: 0 }).operation('off').measure(() => {
+      sink = allocateSparsely();
+    });
+    expect(off.sites).toEqual([]);
+    expect(off.bytes).toBeGreaterThan(50_000 * 16);
   });
 
   it('marks records and the report with the process flags', () => {

@@ -15,7 +15,7 @@ describe('Report', () => {
     const report = new Report(
       [record('scan', 99375505, 607710), record('components', 252055871, 1049679), record('packing', 9073500, 3033), record('oci_build', 29006550, 1106100)],
       environmentFingerprint(),
-      determinismStatus(1, ['--single-threaded']),
+      determinismStatus(['--single-threaded']),
     );
     expect(report.toString()).toBe(
       [
@@ -33,13 +33,13 @@ describe('Report', () => {
   });
 
   it('says so when nothing was captured', () => {
-    expect(new Report([], environmentFingerprint(), determinismStatus(1, ['--single-threaded'])).toString()).toBe(
+    expect(new Report([], environmentFingerprint(), determinismStatus(['--single-threaded'])).toString()).toBe(
       'No allocation statistics captured.\n',
     );
   });
 
   it('warns under the table when the deterministic flags are missing', () => {
-    const text = new Report([record('a', 1, 1)], environmentFingerprint(), determinismStatus(1, [])).toString();
+    const text = new Report([record('a', 1, 1)], environmentFingerprint(), determinismStatus([])).toString();
     expect(text).toMatch(/\| a {9}\|/);
     expect(text).toMatch(/Note: allocation figures may vary run to run/);
   });
