@@ -49,6 +49,7 @@ class PhaseRegion implements Region {
   readonly parent: PhaseRegion | null;
   readonly samplingInterval: number;
   readonly iterations: number;
+  readonly warmup: number;
   startOccupancy = 0;
   heap = 0;
   external = 0;
@@ -58,11 +59,12 @@ class PhaseRegion implements Region {
   readonly overlappedWith = new Set<string>();
   readonly startedAt = now();
 
-  constructor(name: string, session: Session, parent: PhaseRegion | null, iterations: number) {
+  constructor(name: string, session: Session, parent: PhaseRegion | null, iterations: number, warmup = 0) {
     this.name = name;
     this.session = session;
     this.parent = parent;
     this.iterations = iterations;
+    this.warmup = warmup;
     this.samplingInterval = session.samplingInterval;
   }
 
@@ -89,6 +91,7 @@ interface Accumulator {
   name: string;
   parent: string | null;
   iterations: number;
+  warmup: number;
   heap: number;
   external: number;
   count: number;
@@ -121,9 +124,15 @@ function learnSpanOverhead(samplingInterval: number): void {
   spanOverhead.set(samplingInterval, { heap, count });
 }
 
-function openRegion(name: string, session: Session, parent: PhaseRegion | null, iterations: number): PhaseRegion {
+function openRegion(
+  name: string,
+  session: Session,
+  parent: PhaseRegion | null,
+  iterations: number,
+  warmup = 0,
+): PhaseRegion {
   meter.pause();
-  const region = new PhaseRegion(name, session, parent, iterations);
+  const region = new PhaseRegion(name, session, parent, iterations, warmup);
   for (const other of meter.openRegions) {
     if (other instanceof PhaseRegion && !other.isAncestorOf(region)) {
       other.overlappedWith.add(region.name);
@@ -248,7 +257,7 @@ export class Operation {
     const scope: Scope = { session: this.session, region: null };
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {
       learnSpanOverhead(this.session.samplingInterval);
-      const region = openRegion(this.name, this.session, scopes.getStore()?.region ?? null, iterations);
+      const region = openRegion(this.name, this.session, scopes.getStore()?.region ?? null, iterations, warmup);
       const loop = (from: number): unknown => {
         for (let i = from; i < iterations; i++) {
           const result = fn();
@@ -348,6 +357,7 @@ export class Session {
         name: region.name,
         parent: region.parent?.name ?? null,
         iterations: 0,
+        warmup: 0,
         heap: 0,
         external: 0,
         count: 0,
@@ -359,6 +369,7 @@ export class Session {
       this.phases.set(region.name, acc);
     }
     acc.iterations += region.iterations;
+    acc.warmup += region.warmup;
     acc.heap += region.heap;
     acc.external += region.external;
     acc.count += region.count;
@@ -420,6 +431,7 @@ export class Session {
     return {
       name: acc.name,
       iterations: n,
+      warmup: acc.warmup,
       bytes: Math.round((heap + external) / n),
       heapBytes: Math.round(heap / n),
       externalBytes: Math.round(external / n),

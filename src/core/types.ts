@@ -55,6 +55,11 @@ export interface PhaseRecord {
   name: string;
   /** Number of measured calls (span calls, or `iterations` of `Operation.measure`). */
   iterations: number;
+  /**
+   * Unmeasured calls made before measuring (`Operation.measure`'s `warmup`; 0 for spans). 0 means the
+   * first measured call ran cold code: its figures include lazy compilation and feedback allocation.
+   */
+  warmup: number;
   /** Mean bytes allocated per iteration: V8 heap plus external (ArrayBuffer/Buffer backing) memory. */
   bytes: number;
   /** Mean V8 heap bytes allocated per iteration (exact GC-profiler accounting). */

@@ -4,7 +4,7 @@ import { determinismStatus } from '../../src/core/environment.ts';
 
 function record(name: string, bytes: number, count: number): PhaseRecord {
   return {
-    name, iterations: 1, bytes, heapBytes: bytes, externalBytes: 0, count, countMethod: 'exact', samplingInterval: 1,
+    name, iterations: 1, warmup: 0, bytes, heapBytes: bytes, externalBytes: 0, count, countMethod: 'exact', samplingInterval: 1,
     peakBytes: bytes, wallMs: 1, totalBytes: bytes, totalHeapBytes: bytes, totalExternalBytes: 0, totalCount: count,
     overlapped: false, overlappedWith: [], parent: null, deterministic: true, sites: [],
   };
@@ -54,7 +54,7 @@ describe('Report', () => {
       [
         'bytes', 'count', 'countMethod', 'deterministic', 'externalBytes', 'heapBytes', 'iterations', 'name',
         'overlapped', 'overlappedWith', 'parent', 'peakBytes', 'samplingInterval', 'sites', 'totalBytes',
-        'totalCount', 'totalExternalBytes', 'totalHeapBytes', 'wallMs',
+        'totalCount', 'totalExternalBytes', 'totalHeapBytes', 'wallMs', 'warmup',
       ].sort(),
     );
     expect(phase?.externalBytes).toBe(1234);

@@ -175,6 +175,7 @@ describe('Operation.measure', () => {
     );
     expect(calls).toBe(7);
     expect(record.iterations).toBe(4);
+    expect(record.warmup).toBe(3);
     expect(record.externalBytes).toBe(8192);
     expect(record.totalExternalBytes).toBe(4 * 8192);
   });
