@@ -97,8 +97,8 @@ export const matchers = {
     }
     if (record.countMethod === 'off') {
       throw new Error(
-        `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval 0); ` +
-          'set samplingInterval to 1 in allocTracker() options',
+        `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval ${record.samplingInterval}); ` +
+          'counts need samplingInterval 1 (the default) in allocTracker() options',
       );
     }
     const pass = record.count < count;
