@@ -3,7 +3,7 @@
  * main-process reporter writes, workers only read.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CountMethod } from '../core/types.ts';
 import type { BaselineFile, BaselineMetrics, EnvironmentBaselines, TestBaselines } from './types.ts';
@@ -31,6 +31,34 @@ export function baselinePathFor(root: string, baselineDir: string, testFile: str
     relative = path.join('_outside_root', path.resolve(testFile).replace(/^[a-zA-Z]:/, '').replace(/^[\\/]+/, ''));
   }
   return path.resolve(root, baselineDir, `${relative}.json`);
+}
+
+/** A baseline file whose test file no longer exists. */
+export interface OrphanedBaselineFile {
+  /** Absolute path of the baseline file. */
+  baselineFile: string;
+  /** Absolute path of the test file it belongs to, which is gone. */
+  testFile: string;
+}
+
+/**
+ * Baseline files under `<root>/<baselineDir>` whose test file does not exist (deleted or renamed), as
+ * obsolete snapshot files are. Files kept for tests outside the root (`_outside_root/`) are left alone.
+ */
+export function orphanedBaselineFiles(root: string, baselineDir: string): OrphanedBaselineFile[] {
+  const dir = path.resolve(root, baselineDir);
+  if (!existsSync(dir)) return [];
+  const orphans: OrphanedBaselineFile[] = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    // Dot files are our own temporary files of an interrupted write, or not ours.
+    if (!entry.isFile() || !entry.name.endsWith('.json') || entry.name.startsWith('.')) continue;
+    const baselineFile = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(dir, baselineFile);
+    if (relative.split(path.sep)[0] === '_outside_root') continue;
+    const testFile = path.resolve(root, relative.slice(0, -'.json'.length));
+    if (!existsSync(testFile)) orphans.push({ baselineFile, testFile });
+  }
+  return orphans.sort((a, b) => (a.baselineFile < b.baselineFile ? -1 : 1));
 }
 
 const COUNT_METHODS: readonly CountMethod[] = ['exact', 'off'];

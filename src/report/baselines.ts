@@ -36,6 +36,8 @@ export interface FileReport {
   baselineFile: string;
   /** Whether the baseline file was written (or deleted when empty) in this run. */
   written: boolean;
+  /** Set when the file was deleted because its test file no longer exists. */
+  deleted?: boolean;
   /** Set when the baseline file could not be used; it was not touched. */
   error: string | null;
   rows: PhaseRow[];
@@ -104,7 +106,7 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
   for (const file of report.files) {
     const rows = onlyChanges ? file.rows.filter((r) => r.status !== 'ok') : file.rows;
     if (rows.length === 0 && !file.error) continue;
-    out.push('', `${file.file}  ->  ${file.baselineFile}${file.written ? ' (written)' : ''}`);
+    out.push('', `${file.file}  ->  ${file.baselineFile}${file.deleted ? ' (deleted)' : file.written ? ' (written)' : ''}`);
     if (file.error) out.push(`  ERROR: ${file.error}`);
     if (rows.length === 0) continue;
     const table = formatTable(

@@ -11,6 +11,7 @@ import {
   BaselineFileError,
   baselinePathFor,
   mergeBaselines,
+  orphanedBaselineFiles,
   readBaselineFile,
   serializeBaselineFile,
   writeBaselineFile,
@@ -60,6 +61,11 @@ export class AllocTrackerReporter implements Reporter {
       if (result.report.error) failed = true;
       files.push(result.report);
     }
+    if (reason !== 'interrupted') {
+      const orphans = this.handleOrphans(environment);
+      if (orphans.some((file) => file.error)) failed = true;
+      files.push(...orphans);
+    }
     if (files.length === 0) return;
     const summary = emptySummary();
     for (const file of files) for (const row of file.rows) summary[row.status]++;
@@ -75,6 +81,67 @@ export class AllocTrackerReporter implements Reporter {
     }
     // A baseline file that cannot be used fails the run even if no test noticed it.
     if (failed) process.exitCode = 1;
+  }
+
+  /**
+   * Baseline files whose test file is gone: reported locally, removed on update, a failure in CI (as
+   * obsolete snapshot files). Whatever the run's filters, a file that does not exist cannot have tests.
+   */
+  private handleOrphans(environment: string): FileReport[] {
+    const reports: FileReport[] = [];
+    const seen = new Set<string>();
+    for (const [name, settings] of this.projects) {
+      const dirKey = path.resolve(settings.root, settings.baselineDir);
+      if (seen.has(dirKey)) continue;
+      seen.add(dirKey);
+      for (const orphan of orphanedBaselineFiles(settings.root, settings.baselineDir)) {
+        const report: FileReport = {
+          file: `${relative(settings.root, orphan.testFile)} (deleted)`,
+          project: name,
+          baselineFile: relative(settings.root, orphan.baselineFile),
+          written: false,
+          error: null,
+          rows: [],
+        };
+        let stored: BaselineFile | null;
+        try {
+          stored = readBaselineFile(orphan.baselineFile);
+        } catch (error) {
+          if (!(error instanceof BaselineFileError)) throw error;
+          report.error = error.message;
+          reports.push(report);
+          continue;
+        }
+        for (const [test, phases] of Object.entries(stored?.[environment] ?? {})) {
+          for (const [phase, baseline] of Object.entries(phases)) {
+            report.rows.push({
+              test,
+              phase,
+              status: settings.mode === 'update' ? 'removed' : 'obsolete',
+              baseline,
+              current: null,
+              comparisons: [],
+              tolerance: null,
+              metrics: [],
+              record: null,
+              testState: 'deleted',
+            });
+          }
+        }
+        if (settings.mode === 'update') {
+          writeBaselineFile(orphan.baselineFile, {});
+          report.written = true;
+          report.deleted = true;
+        } else if (settings.mode === 'ci') {
+          report.error =
+            `${report.baselineFile} belongs to ${relative(settings.root, orphan.testFile)}, which no longer exists; ` +
+            'delete it, or run with --update-baselines where the tests run';
+          this.vitest?.logger.error(`\nalloc-tracker: obsolete baseline file: ${report.error}`);
+        }
+        reports.push(report);
+      }
+    }
+    return reports;
   }
 
   private handleModule(

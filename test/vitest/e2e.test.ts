@@ -167,6 +167,32 @@ describe('every way to update rewrites measured entries and removes obsolete one
   });
 });
 
+describe('a baseline file whose test file was deleted', () => {
+  test('is reported locally, fails CI without being touched, and is deleted on update', async () => {
+    const project = await createPipelineProject('orphan');
+    expectExit(project.run(['run']), 0);
+    const orphan = project.read(OTHER_BASELINE);
+    project.remove('test/other.test.ts');
+
+    const local = project.run(['run']);
+    expectExit(local, 0);
+    expect(local.stdout).toContain(`test/other.test.ts (deleted)  ->  ${OTHER_BASELINE}\n`);
+    expect(local.stdout).toMatch(/\| other work\s+\| encode\s+\|.*\| obsolete: remove with --update-baselines/);
+    expect(project.read(OTHER_BASELINE)).toBe(orphan);
+
+    const ci = project.run(['run'], { CI: 'true' });
+    expectExit(ci, 1);
+    expect(ci.output).toContain(`${OTHER_BASELINE} belongs to test/other.test.ts, which no longer exists`);
+    expect(project.read(OTHER_BASELINE)).toBe(orphan);
+
+    const update = project.run(['run', '-u']);
+    expectExit(update, 0);
+    expect(update.stdout).toContain(`test/other.test.ts (deleted)  ->  ${OTHER_BASELINE} (deleted)`);
+    expect(project.exists(OTHER_BASELINE)).toBe(false);
+    expect(project.exists(PIPELINE_BASELINE)).toBe(true);
+  });
+});
+
 describe('a corrupt baseline file', () => {
   test.each([
     ['invalid JSON', '{\n  "node": {\n    "pipeline > packs": {,\n', /is not valid JSON at line 3, column \d+/],
