@@ -46,10 +46,14 @@ let concurrentGroupRecorded = false;
 /** Phases each finished test of this file recorded, for the obsolete check; null when it did not pass. */
 const finished = new Map<string, Set<string> | null>();
 
+/** Which test (task id) owns each full name in this file: two tests of one name would share entries. */
+const owners = new Map<string, string>();
+
 // Fail early and clearly, before any test, when this file's baseline file is unusable; and re-read
 // baselines per file (a reused worker must not see a previous run's cached files).
 beforeAll(({}, suite) => {
   finished.clear();
+  owners.clear();
   clearBaselineCache();
   const file = suite as unknown as SuiteLike;
   if (file.filepath && isMeasured(settings, file.filepath)) baselinesOf(settings, file.filepath);
@@ -89,6 +93,14 @@ afterEach(({ task: rawTask }) => {
     finished.set(name, testFailed ? null : new Set());
     return;
   }
+  const owner = owners.get(name);
+  if (owner !== undefined && owner !== task.id) {
+    throw withoutStack(
+      `alloc-tracker: two tests in this file are named "${name}"; their phases would share one baseline entry. ` +
+        'Give them different names.',
+    );
+  }
+  owners.set(name, task.id);
   const failures: string[] = [];
   const meta: TestAllocationMeta = {
     test: name,

@@ -3,8 +3,8 @@
  * the packed package (see helpers/fixture.ts). Steps of one describe share a project and run in order.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { describeRun, type FixtureProject, type RunResult } from './helpers/fixture.ts';
-import { createPipelineProject, OTHER_BASELINE, PIPELINE_BASELINE } from './helpers/pipeline-fixture.ts';
+import { describeRun, FixtureProject, type RunResult } from './helpers/fixture.ts';
+import { configFile, createPipelineProject, OTHER_BASELINE, PIPELINE_BASELINE, WORKLOAD } from './helpers/pipeline-fixture.ts';
 import type { BaselineFile } from '../../src/baseline/types.ts';
 import type { RunReport } from '../../src/report/baselines.ts';
 
@@ -190,6 +190,32 @@ describe('a baseline file whose test file was deleted', () => {
     expect(update.stdout).toContain(`test/other.test.ts (deleted)  ->  ${OTHER_BASELINE} (deleted)`);
     expect(project.exists(OTHER_BASELINE)).toBe(false);
     expect(project.exists(PIPELINE_BASELINE)).toBe(true);
+  });
+});
+
+describe('test names', () => {
+  test('two tests of one name in a file fail instead of sharing an entry; a retried test is one test', async () => {
+    const project = await FixtureProject.create('names', {
+      files: {
+        'vitest.config.ts': configFile(),
+        'test/workload.ts': WORKLOAD,
+        'test/names.test.ts': `import { test } from 'vitest';
+import { encode } from './workload.ts';
+test('same name', () => { encode(1000); });
+test('same name', () => { encode(2000); });
+let attempts = 0;
+test('retried', { retry: 1 }, () => {
+  encode(3000);
+  if (++attempts === 1) throw new Error('first attempt fails');
+});
+`,
+      },
+    });
+    const result = project.run(['run']);
+    expectExit(result, 1);
+    expect(result.output).toContain('two tests in this file are named "same name"; their phases would share one baseline entry');
+    expect(result.output).not.toMatch(/named "retried"/);
+    expect(result.output).toMatch(/✓ retried .*\(retry x1\)/);
   });
 });
 
