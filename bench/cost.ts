@@ -60,3 +60,21 @@ console.log(
   ),
 );
 if (sink === -1) console.log('');
+
+// 3. Memory: at interval 1 V8 keeps a sample per allocation until the phase ends. Fresh processes so
+// each peak RSS is its own (Linux: /proc/self/status).
+if (process.platform === 'linux') {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = fileURLToPath(new URL('./cost-memory-child.ts', import.meta.url));
+  const memoryRows = [0, 4096, 1].map((interval) => {
+    const out = JSON.parse(execFileSync(process.execPath, ['--single-threaded', child, String(interval)], { encoding: 'utf8' })) as {
+      wallMs: number;
+      peakMiB: number;
+      count: number;
+    };
+    return [String(interval), out.wallMs.toFixed(0), out.peakMiB.toFixed(0), String(out.count)];
+  });
+  console.log('\nOne phase of 1e6 small allocations, fresh process per row\n');
+  console.log(formatTable(['Sampling interval', 'Wall ms', 'Peak RSS MiB', 'Count'], memoryRows, ['right', 'right', 'right', 'right']));
+}
