@@ -49,7 +49,13 @@ export interface SegmentFigures {
 
 /** Something that receives the figures of every segment while it is open. */
 export interface Region {
+  /** The interval the region asked for. */
   readonly samplingInterval: number;
+  /**
+   * The interval it was measured at, set by the meter: the outermost open region's. A region nested
+   * in one of another session with a different interval is measured at that one.
+   */
+  measuredInterval: number;
   /** Occupancy (heap + external) when the region opened. */
   startOccupancy: number;
   add(segment: SegmentFigures): void;
@@ -85,13 +91,21 @@ class Meter {
 
   /** Open a region: it receives every segment until `leave`. Call `pause()` first. */
   enter(region: Region): void {
-    if (!this.calibrating && !this.calibrations.has(region.samplingInterval)) {
-      this.calibrate(region.samplingInterval);
-    }
     if (this.running) this.closeSegment();
-    if (this.open.size === 0) this.samplingInterval = region.samplingInterval;
+    if (this.open.size === 0) {
+      // Calibrate only with nothing open: the probes' segments would be added to open regions.
+      if (!this.calibrating && !this.calibrations.has(region.samplingInterval)) this.calibrate(region.samplingInterval);
+      this.samplingInterval = region.samplingInterval;
+    }
+    region.measuredInterval = this.samplingInterval;
     this.open.add(region);
-    region.startOccupancy = this.startSegment();
+    try {
+      region.startOccupancy = this.startSegment();
+    } catch (error) {
+      // Never leave a region open that no caller will close.
+      this.open.delete(region);
+      throw error;
+    }
   }
 
   /** Close a region; the segment restarts for the regions still open. */
@@ -207,6 +221,7 @@ class Meter {
 
 class CalibrationRegion implements Region {
   startOccupancy = 0;
+  measuredInterval = 0;
   heap = 0;
   external = 0;
   count = 0;

@@ -18,9 +18,13 @@ interface Scope {
 const scopes = new AsyncLocalStorage<Scope>();
 /** Session.run scopes still running: while 0 and no session is activated, span() is a plain call. */
 let runningScopes = 0;
+/** Activated sessions, most recent last; they may be deactivated in any order. */
+const activations: Session[] = [];
 let activated: Session | null = null;
 
+/** Names already checked, so the idle path costs a set lookup. Bounded: names may be dynamic. */
 const validNames = new Set<string>();
+const MAX_REMEMBERED_NAMES = 1024;
 function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name === 'string' && validNames.has(name)) return;
   let problem = '';
@@ -31,15 +35,16 @@ function checkName(name: unknown, what: string): asserts name is string {
   // eslint-disable-next-line no-control-regex
   else if (/[\u0000-\u001f\u007f]/.test(name)) problem = 'must not contain control characters';
   if (problem) throw new TypeError(`alloc-tracker: ${what} name ${JSON.stringify(name) ?? String(name)} ${problem}`);
+  if (validNames.size >= MAX_REMEMBERED_NAMES) validNames.clear();
   validNames.add(name as string);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+/**
+ * Only native promises make a call async. Other thenables (query builders that run on `.then`) are
+ * returned untouched, as they are without a session: a span must not change what `fn` returns.
+ */
+function isPromise(value: unknown): value is Promise<unknown> {
+  return value instanceof Promise;
 }
 
 /** Figures of one open phase, fed by the meter segment by segment. */
@@ -48,7 +53,9 @@ class PhaseRegion implements Region {
   readonly session: Session;
   readonly parent: PhaseRegion | null;
   readonly samplingInterval: number;
-  readonly iterations: number;
+  measuredInterval = 0;
+  /** Calls measured; `measure` lowers it when a call throws before all iterations ran. */
+  iterations: number;
   readonly warmup: number;
   startOccupancy = 0;
   heap = 0;
@@ -99,6 +106,52 @@ interface Accumulator {
   wallMs: number;
   sites: Map<string, SiteBytes>;
   overlappedWith: Set<string>;
+  /** Sampling intervals the calls were measured at (see Region.measuredInterval). */
+  intervals: Set<number>;
+}
+
+/** Each session's accumulators, kept off the class so that recording is not public API. */
+const phasesOf = new WeakMap<Session, Map<string, Accumulator>>();
+
+function recordRegion(region: PhaseRegion, wallMs: number): void {
+  const phases = phasesOf.get(region.session);
+  if (!phases) return;
+  let acc = phases.get(region.name);
+  if (!acc) {
+    acc = {
+      name: region.name,
+      parent: region.parent?.name ?? null,
+      iterations: 0,
+      warmup: 0,
+      heap: 0,
+      external: 0,
+      count: 0,
+      peak: 0,
+      wallMs: 0,
+      sites: new Map(),
+      overlappedWith: new Set(),
+      intervals: new Set(),
+    };
+    phases.set(region.name, acc);
+  }
+  acc.iterations += region.iterations;
+  acc.warmup += region.warmup;
+  acc.heap += region.heap;
+  acc.external += region.external;
+  acc.count += region.count;
+  acc.wallMs += wallMs;
+  acc.peak = Math.max(acc.peak, region.maxOccupancy - region.startOccupancy);
+  acc.intervals.add(region.measuredInterval);
+  for (const [key, site] of region.sites) {
+    const mine = acc.sites.get(key);
+    if (mine) mine.bytes += site.bytes;
+    else acc.sites.set(key, { ...site });
+  }
+  for (const other of region.overlappedWith) {
+    acc.overlappedWith.add(other);
+    // The other side of an overlap may have closed first: mark it too.
+    phases.get(other)?.overlappedWith.add(region.name);
+  }
 }
 
 /**
@@ -150,7 +203,7 @@ function runInRegion<T>(region: PhaseRegion, fn: () => T): T {
 function closeRegion(region: PhaseRegion, record: boolean): void {
   meter.leave(region);
   const endedAt = now();
-  const overhead = spanOverhead.get(region.samplingInterval);
+  const overhead = spanOverhead.get(region.measuredInterval);
   if (overhead) {
     // The region and every still-open ancestor contain this span's harness cost.
     for (let r: PhaseRegion | null = region; r; r = r.parent) {
@@ -159,7 +212,7 @@ function closeRegion(region: PhaseRegion, record: boolean): void {
       r.count = Math.max(0, r.count - overhead.count);
     }
   }
-  if (record) region.session.record(region, endedAt - region.startedAt);
+  if (record) recordRegion(region, endedAt - region.startedAt);
   meter.resume();
 }
 
@@ -172,8 +225,8 @@ function measureCall<T>(region: PhaseRegion, fn: () => T): T {
     closeRegion(region, true);
     throw error;
   }
-  if (isThenable(result)) {
-    return Promise.resolve(result).then(
+  if (isPromise(result)) {
+    return result.then(
       (value) => {
         closeRegion(region, true);
         return value;
@@ -254,32 +307,49 @@ export class Operation {
     }
     if (typeof fn !== 'function') throw new TypeError('alloc-tracker: measure(fn) needs a function');
 
-    const scope: Scope = { session: this.session, region: null };
+    // Spans inside fn nest under the measured phase, which nests under any span around measure().
+    const outer = scopes.getStore()?.region ?? null;
+    const scope: Scope = { session: this.session, region: outer };
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {
       learnSpanOverhead(this.session.samplingInterval);
-      const region = openRegion(this.name, this.session, scopes.getStore()?.region ?? null, iterations, warmup);
+      const region = openRegion(this.name, this.session, outer, iterations, warmup);
+      let started = 0;
       const loop = (from: number): unknown => {
         for (let i = from; i < iterations; i++) {
+          started = i + 1;
           const result = fn();
-          if (isThenable(result)) return Promise.resolve(result).then(() => loop(i + 1));
+          if (isPromise(result)) return result.then(() => loop(i + 1));
         }
         return undefined;
       };
-      const done = measureCall(region, () => loop(0));
-      return isThenable(done) ? Promise.resolve(done).then(() => this.session.phase(this.name)) : this.session.phase(this.name);
+      // A throwing call ends the loop: the means are over the calls that ran, the error propagates.
+      const countStarted = (error: unknown): never => {
+        region.iterations = started;
+        throw error;
+      };
+      const guardedLoop = (): unknown => {
+        try {
+          const result = loop(0);
+          return isPromise(result) ? result.catch(countStarted) : result;
+        } catch (error) {
+          return countStarted(error);
+        }
+      };
+      const done = measureCall(region, guardedLoop);
+      return isPromise(done) ? done.then(() => this.session.phase(this.name)) : this.session.phase(this.name);
     };
     const warm = (from: number): PhaseRecord | Promise<PhaseRecord> => {
       for (let i = from; i < warmup; i++) {
         const result = fn();
-        if (isThenable(result)) return Promise.resolve(result).then(() => warm(i + 1));
+        if (isPromise(result)) return result.then(() => warm(i + 1));
       }
       return measured();
     };
     runningScopes++;
     try {
       const out = scopes.run(scope, () => warm(0));
-      if (isThenable(out)) {
-        return Promise.resolve(out).finally(() => {
+      if (isPromise(out)) {
+        return out.finally(() => {
           runningScopes--;
         });
       }
@@ -299,7 +369,6 @@ export class Operation {
 export class Session {
   readonly samplingInterval: number;
   readonly topSites: number;
-  private readonly phases = new Map<string, Accumulator>();
 
   constructor(options: SessionOptions = {}) {
     const interval = options.samplingInterval ?? 1;
@@ -312,6 +381,11 @@ export class Session {
     }
     this.samplingInterval = interval;
     this.topSites = topSites;
+    phasesOf.set(this, new Map());
+  }
+
+  private get phases(): Map<string, Accumulator> {
+    return phasesOf.get(this) as Map<string, Accumulator>;
   }
 
   operation(name: string): Operation {
@@ -328,8 +402,8 @@ export class Session {
       runningScopes--;
       throw error;
     }
-    if (isThenable(result)) {
-      return Promise.resolve(result).finally(() => {
+    if (isPromise(result)) {
+      return result.finally(() => {
         runningScopes--;
       }) as T;
     }
@@ -342,47 +416,16 @@ export class Session {
    * harnesses use it around each test). Returns a function that deactivates it.
    */
   activate(): () => void {
-    const previous = activated;
+    activations.push(this);
     activated = this;
+    let active = true;
     return () => {
-      if (activated === this) activated = previous;
+      if (!active) return;
+      active = false;
+      const at = activations.lastIndexOf(this);
+      if (at !== -1) activations.splice(at, 1);
+      activated = activations.at(-1) ?? null;
     };
-  }
-
-  /** @internal Called when a phase region closes. */
-  record(region: PhaseRegion, wallMs: number): void {
-    let acc = this.phases.get(region.name);
-    if (!acc) {
-      acc = {
-        name: region.name,
-        parent: region.parent?.name ?? null,
-        iterations: 0,
-        warmup: 0,
-        heap: 0,
-        external: 0,
-        count: 0,
-        peak: 0,
-        wallMs: 0,
-        sites: new Map(),
-        overlappedWith: new Set(),
-      };
-      this.phases.set(region.name, acc);
-    }
-    acc.iterations += region.iterations;
-    acc.warmup += region.warmup;
-    acc.heap += region.heap;
-    acc.external += region.external;
-    acc.count += region.count;
-    acc.wallMs += wallMs;
-    acc.peak = Math.max(acc.peak, region.maxOccupancy - region.startOccupancy);
-    for (const [key, site] of region.sites) {
-      const mine = acc.sites.get(key);
-      if (mine) mine.bytes += site.bytes;
-      else acc.sites.set(key, { ...site });
-    }
-    for (const other of region.overlappedWith) acc.overlappedWith.add(other);
-    // The other side of an overlap may have closed first: mark it too.
-    for (const other of region.overlappedWith) this.phases.get(other)?.overlappedWith.add(region.name);
   }
 
   /** Names of the phases recorded so far, sorted. */
@@ -436,8 +479,9 @@ export class Session {
       heapBytes: Math.round(heap / n),
       externalBytes: Math.round(external / n),
       count: Math.round(acc.count / n),
-      countMethod: this.samplingInterval === 1 ? 'exact' : 'off',
-      samplingInterval: this.samplingInterval,
+      // Exact only when every call was measured at interval 1 (see Region.measuredInterval).
+      countMethod: acc.intervals.size === 1 && acc.intervals.has(1) ? 'exact' : 'off',
+      samplingInterval: acc.intervals.size === 1 ? (acc.intervals.values().next().value ?? this.samplingInterval) : this.samplingInterval,
       peakBytes: Math.max(0, acc.peak),
       wallMs: acc.wallMs / n,
       totalBytes: heap + external,

@@ -62,9 +62,10 @@ describe('span in a session', () => {
       }),
     );
     expect(result).toBe('ok');
-    // The test runner's own RPC may run during the timer and is counted too (isolate-wide accounting).
+    // The test runner's own RPC may run during the timer and is counted too (isolate-wide accounting):
+    // a generous bound, since a loaded machine can batch more runner messages into the wait.
     expect(session.phase('async').externalBytes).toBeGreaterThanOrEqual(30_000);
-    expect(session.phase('async').externalBytes).toBeLessThan(30_000 + 4096);
+    expect(session.phase('async').externalBytes).toBeLessThan(30_000 + 64 * 1024);
   });
 
   it('records the phase when fn throws, and rethrows the very same error', () => {
@@ -147,6 +148,38 @@ describe('span in a session', () => {
     });
   });
 
+  it('deactivating sessions out of order leaves no stale session active', () => {
+    const first = new Session();
+    const second = new Session();
+    const deactivateFirst = first.activate();
+    const deactivateSecond = second.activate();
+    deactivateFirst();
+    expect(activeSession()).toBe(second);
+    deactivateSecond();
+    expect(activeSession()).toBeNull();
+    deactivateFirst(); // twice is harmless
+    expect(activeSession()).toBeNull();
+  });
+
+  it('returns a thenable that is not a native promise untouched, without calling then', () => {
+    let thenCalls = 0;
+    const query = { then: (resolve: (v: string) => void) => (thenCalls++, resolve('ran')) };
+    const session = new Session();
+    const returned = session.run(() => span('builder', () => query));
+    expect(returned).toBe(query);
+    expect(thenCalls).toBe(0);
+    expect(session.phase('builder').iterations).toBe(1);
+  });
+
+  it('a phase nested in a phase of a session with another sampling interval says it has no count', () => {
+    const outer = new Session({ samplingInterval: 0 });
+    const inner = new Session({ samplingInterval: 1 });
+    outer.run(() => span('outer', () => inner.run(() => span('inner', () => allocateExternal(1000)))));
+    expect(inner.phase('inner').externalBytes).toBe(1000);
+    expect(inner.phase('inner').countMethod).toBe('off');
+    expect(inner.phase('inner').samplingInterval).toBe(0);
+  });
+
   it('an activated session receives spans outside any run scope until deactivated', () => {
     const session = new Session();
     const deactivate = session.activate();
@@ -178,6 +211,50 @@ describe('Operation.measure', () => {
     expect(record.warmup).toBe(3);
     expect(record.externalBytes).toBe(8192);
     expect(record.totalExternalBytes).toBe(4 * 8192);
+  });
+
+  it('nests under an enclosing span without being taken for an overlap', () => {
+    const session = new Session();
+    session.run(() =>
+      span('outer', () => {
+        session.operation('inner').measure(() => allocateExternal(2000), { iterations: 2 });
+      }),
+    );
+    expect(session.phase('inner').parent).toBe('outer');
+    expect(session.phase('inner').overlapped).toBe(false);
+    expect(session.phase('outer').overlapped).toBe(false);
+    expect(session.phase('outer').externalBytes).toBe(4000);
+  });
+
+  it('when fn throws, records the calls that ran and rethrows', async () => {
+    const session = new Session();
+    const failure = new Error('second call fails');
+    let calls = 0;
+    expect(() =>
+      session.operation('sync-throw').measure(
+        () => {
+          allocateExternal(1000);
+          if (++calls === 2) throw failure;
+        },
+        { iterations: 10 },
+      ),
+    ).toThrow(failure);
+    expect(session.phase('sync-throw').iterations).toBe(2);
+    expect(session.phase('sync-throw').externalBytes).toBe(1000);
+
+    calls = 0;
+    await expect(
+      session.operation('async-throw').measure(
+        async () => {
+          allocateExternal(1000);
+          await Promise.resolve();
+          if (++calls === 3) throw failure;
+        },
+        { iterations: 10 },
+      ),
+    ).rejects.toBe(failure);
+    expect(session.phase('async-throw').iterations).toBe(3);
+    expect(session.phase('async-throw').totalExternalBytes).toBe(3000);
   });
 
   it('awaits async functions', async () => {
