@@ -39,11 +39,14 @@ export interface OrphanedBaselineFile {
   baselineFile: string;
   /** Absolute path of the test file it belongs to, which is gone. */
   testFile: string;
+  data: BaselineFile;
 }
 
 /**
  * Baseline files under `<root>/<baselineDir>` whose test file does not exist (deleted or renamed), as
- * obsolete snapshot files are. Files kept for tests outside the root (`_outside_root/`) are left alone.
+ * obsolete snapshot files are. Only valid baseline files with at least one environment count: any
+ * other JSON there is not ours to judge, let alone delete. Files kept for tests outside the root
+ * (`_outside_root/`) are left alone.
  */
 export function orphanedBaselineFiles(root: string, baselineDir: string): OrphanedBaselineFile[] {
   const dir = path.resolve(root, baselineDir);
@@ -56,7 +59,14 @@ export function orphanedBaselineFiles(root: string, baselineDir: string): Orphan
     const relative = path.relative(dir, baselineFile);
     if (relative.split(path.sep)[0] === '_outside_root') continue;
     const testFile = path.resolve(root, relative.slice(0, -'.json'.length));
-    if (!existsSync(testFile)) orphans.push({ baselineFile, testFile });
+    if (existsSync(testFile)) continue;
+    let data: BaselineFile | null;
+    try {
+      data = readBaselineFile(baselineFile);
+    } catch {
+      continue;
+    }
+    if (data && Object.keys(data).length > 0) orphans.push({ baselineFile, testFile, data });
   }
   return orphans.sort((a, b) => (a.baselineFile < b.baselineFile ? -1 : 1));
 }

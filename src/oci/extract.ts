@@ -47,15 +47,13 @@ async function restoreXattrs(root: string, files: FileMap): Promise<boolean> {
   const dump = withXattrs
     .map((f) => `# file: ${escapeForSetfattr(join(root, f.path))}\n${Object.entries(f.xattrs).map(([k, v]) => `${k}=0s${v}`).join('\n')}\n`)
     .join('\n');
-  const dumpPath = join(root, '..', `.xattrs-${process.pid}`);
-  await writeFile(dumpPath, dump);
-  try {
-    await new Promise<void>((res, rej) =>
-      execFile('setfattr', ['-h', `--restore=${dumpPath}`], (err, _o, stderr) => (err ? rej(new UserError(`setfattr failed: ${stderr.trim()}`)) : res())),
+  // The dump goes through standard input: nothing is written outside the target directory.
+  await new Promise<void>((res, rej) => {
+    const child = execFile('setfattr', ['-h', '--restore=-'], (err, _o, stderr) =>
+      err ? rej(new UserError(`setfattr failed: ${stderr.trim()}`)) : res(),
     );
-  } finally {
-    await removeQuietly(dumpPath);
-  }
+    child.stdin?.end(dump);
+  });
   return true;
 }
 

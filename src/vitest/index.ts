@@ -4,6 +4,7 @@
  * figures repeat (forks pools), the settings workers read, and one reporter per Vitest instance.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VitestPluginContext } from 'vitest/node';
 import { requiredFlags } from '../core/environment.ts';
@@ -100,10 +101,19 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         argv: process.argv,
         env: process.env,
       });
+      const baselineDir = options.baselineDir ?? 'baselines';
+      // The directory is ours to write and prune: it must be a real subdirectory of the project.
+      const resolvedDir = path.resolve(config.root, baselineDir);
+      if (!resolvedDir.startsWith(config.root + path.sep) || resolvedDir.split(path.sep).includes('node_modules')) {
+        throw new Error(
+          `alloc-tracker: allocTracker({ baselineDir: ${JSON.stringify(baselineDir)} }) must be a subdirectory of the ` +
+            `project root ${config.root} (and not inside node_modules), e.g. 'baselines'`,
+        );
+      }
       const settings: WorkerSettings = {
         mode,
         root: config.root,
-        baselineDir: options.baselineDir ?? 'baselines',
+        baselineDir,
         metrics: [...(options.metrics ?? DEFAULT_METRICS)],
         tolerance: { ...options.tolerance },
         overrides: (options.overrides ?? []).map((o) => ({ ...o })),

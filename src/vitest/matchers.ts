@@ -128,7 +128,7 @@ export const matchers = {
     if (options.tolerance !== undefined) call.tolerance = validateTolerance(options.tolerance, 'toMatchAllocationBaseline({ tolerance })');
     if (options.metrics !== undefined) call.metrics = validateMetrics(options.metrics, 'toMatchAllocationBaseline({ metrics })');
     const state = running.get(task.id);
-    state?.explicit.set(record.name, { options: call, negated: this.isNot });
+    state?.explicit.set(record.name, { options: call });
     const { outcome, failure } = judgePhase(settings, task, record, call, true);
     const pass = failure === null;
     return {

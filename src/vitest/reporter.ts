@@ -103,16 +103,7 @@ export class AllocTrackerReporter implements Reporter {
           error: null,
           rows: [],
         };
-        let stored: BaselineFile | null;
-        try {
-          stored = readBaselineFile(orphan.baselineFile);
-        } catch (error) {
-          if (!(error instanceof BaselineFileError)) throw error;
-          report.error = error.message;
-          reports.push(report);
-          continue;
-        }
-        for (const [test, phases] of Object.entries(stored?.[environment] ?? {})) {
+        for (const [test, phases] of Object.entries(orphan.data[environment] ?? {})) {
           for (const [phase, baseline] of Object.entries(phases)) {
             report.rows.push({
               test,

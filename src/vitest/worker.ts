@@ -39,10 +39,9 @@ export interface BaselineMatchOptions {
   metrics?: Metric[];
 }
 
-/** What a matcher decided about a phase, so afterEach does not gate it twice. */
+/** A phase a matcher already checked against its baseline, so afterEach does not gate it twice. */
 export interface ExplicitCheck {
   options: BaselineMatchOptions;
-  negated: boolean;
 }
 
 export interface TestState {
@@ -142,7 +141,8 @@ export function judgePhase(
       if (status === 'regressed' && gated) failure = formatRegression(ctx, comparison, tolerance, stored, current, record.sites);
     }
   }
-  if (!gated && status !== 'updated' && status !== 'new') status = status === 'missing' ? 'unchecked' : status;
+  // Not gated: neither compared nor stored, whatever the figures say.
+  if (!gated) status = 'unchecked';
   return {
     outcome: {
       name: record.name,

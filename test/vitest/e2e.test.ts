@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { describeRun, FixtureProject, type RunResult } from './helpers/fixture.ts';
-import { configFile, createPipelineProject, OTHER_BASELINE, PIPELINE_BASELINE, WORKLOAD } from './helpers/pipeline-fixture.ts';
+import { configFile, createPipelineProject, OTHER_BASELINE, OTHER_TEST, PIPELINE_BASELINE, WORKLOAD } from './helpers/pipeline-fixture.ts';
 import type { BaselineFile } from '../../src/baseline/types.ts';
 import type { RunReport } from '../../src/report/baselines.ts';
 
@@ -216,6 +216,49 @@ test('retried', { retry: 1 }, () => {
     expect(result.output).toContain('two tests in this file are named "same name"; their phases would share one baseline entry');
     expect(result.output).not.toMatch(/named "retried"/);
     expect(result.output).toMatch(/✓ retried .*\(retry x1\)/);
+  });
+});
+
+describe('plugin options', () => {
+  test('auto: false stores and gates only phases passed to toMatchAllocationBaseline; the rest are unchecked', async () => {
+    const project = await FixtureProject.create('explicit', {
+      files: {
+        'vitest.config.ts': configFile('{ auto: false }'),
+        'test/workload.ts': WORKLOAD,
+        'test/explicit.test.ts': `import { expect, test } from 'vitest';
+import { phase } from 'alloc-tracker';
+import { build, encode } from './workload.ts';
+test('explicit', () => {
+  build(1000);
+  encode(10_000);
+  expect(phase('encode')).toMatchAllocationBaseline();
+});
+`,
+      },
+    });
+    const result = project.run(['run']);
+    expectExit(result, 0);
+    const stored = project.readJson<BaselineFile>('baselines/test/explicit.test.ts.json')[ENV]!;
+    expect(Object.keys(stored['explicit']!)).toEqual(['encode']);
+    expect(result.stdout).toMatch(/\| explicit \| build\s+\|.*\| unchecked\s+\|/);
+    expect(result.stdout).toMatch(/\| explicit \| encode\s+\|.*\| new \(written\)\s+\|/);
+    // Tenfold work: only the explicitly checked phase can fail the test.
+    const scaled = project.run(['run'], { WORK_SCALE: '10' });
+    expectExit(scaled, 1);
+    expect(scaled.output).toContain('phase "encode"');
+    expect(scaled.output).not.toContain('phase "build"');
+  });
+
+  test('a baselineDir outside the project (or the root itself) is refused before anything is written', async () => {
+    for (const dir of ['.', '../elsewhere']) {
+      const project = await FixtureProject.create('bad-dir', {
+        files: { 'vitest.config.ts': configFile(`{ baselineDir: ${JSON.stringify(dir)} }`), 'test/workload.ts': WORKLOAD, 'test/other.test.ts': OTHER_TEST },
+      });
+      const result = project.run(['run']);
+      expect(result.status, describeRun(result)).not.toBe(0);
+      expect(result.output).toContain(`allocTracker({ baselineDir: ${JSON.stringify(dir)} }) must be a subdirectory of the project root`);
+      expect(project.exists('test/other.test.ts.json')).toBe(false);
+    }
   });
 });
 
