@@ -18,7 +18,7 @@ import * as tar from 'tar-stream';
 import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST } from '../src/oci/archive/index.ts';
 import { writeOciArchive } from '../src/oci/build/index.ts';
 import { chunkImage } from '../src/oci/pipeline.ts';
-import { HashingPassThrough, canonicalJson, formatBytes, makeTempDir, removeQuietly, sha256Hex } from '../src/oci/util.ts';
+import { HashingPassThrough, canonicalJson, formatBinaryBytes, makeTempDir, removeQuietly, sha256Hex } from '../src/oci/util.ts';
 
 const MiB = 1024 * 1024;
 
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
         const r = JSON.parse(run.stdout) as { seconds: number; maxRssKiB: number; layers: number };
         rows.push([
           `${mib} MiB`,
-          formatBytes((await stat(archive)).size),
+          formatBinaryBytes((await stat(archive)).size),
           output,
           String(r.layers),
           `${(r.maxRssKiB / 1024).toFixed(0)} MiB`,

@@ -11,7 +11,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { extractImage } from './extract.ts';
 import { computeReuse, formatInspect, formatReuse, inspectArchive } from './inspect.ts';
 import { chunkImage, type ChunkOptions } from './pipeline.ts';
-import { UserError, formatBytes, isMainModule, progressDone, removeAllPending } from './util.ts';
+import { UserError, formatBinaryBytes, isMainModule, progressDone, removeAllPending } from './util.ts';
 
 const USAGE = `usage:
   oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed] [--tag NAME]
@@ -85,7 +85,7 @@ async function build(args: string[]): Promise<void> {
 function printBuildSummary(output: string, r: Awaited<ReturnType<typeof chunkImage>>): void {
   const total = r.layers.reduce((s, l) => s + l.size, 0);
   process.stdout.write(
-    `${output}: ${r.layers.length} layers (${formatBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
+    `${output}: ${r.layers.length} layers (${formatBinaryBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
   );
 }
 

@@ -1,6 +1,6 @@
 /** `inspect` and `reuse`: reading built archives without unpacking their layers to disk. */
 import { readOciArchive, type OciImage } from './archive/index.ts';
-import { formatBytes } from './util.ts';
+import { formatBinaryBytes } from './util.ts';
 
 export interface LayerSummary {
   digest: string;
@@ -62,11 +62,11 @@ export function formatInspect(r: InspectResult): string {
   for (const key of ['User', 'WorkingDir', 'Entrypoint', 'Cmd', 'Env', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal']) {
     if (r.config[key] !== undefined) lines.push(`  ${key}: ${JSON.stringify(r.config[key])}`);
   }
-  lines.push(`layers:    ${r.layers.length} (${formatBytes(r.totalSize)})`);
+  lines.push(`layers:    ${r.layers.length} (${formatBinaryBytes(r.totalSize)})`);
   lines.push(`  #  digest        size        stability  component`);
   r.layers.forEach((l, i) => {
     lines.push(
-      `  ${String(i).padStart(2)} ${l.digest.slice(7, 19)}  ${formatBytes(l.size).padStart(10)}  ${(l.stability === null ? '-' : l.stability.toFixed(3)).padStart(9)}  ${l.component ?? '-'}`,
+      `  ${String(i).padStart(2)} ${l.digest.slice(7, 19)}  ${formatBinaryBytes(l.size).padStart(10)}  ${(l.stability === null ? '-' : l.stability.toFixed(3)).padStart(9)}  ${l.component ?? '-'}`,
     );
   });
   return lines.join('\n') + '\n';
@@ -138,12 +138,12 @@ export function formatReuse(r: ReuseReport): string {
   const lines = ['from -> to: shared/new layers, shared bytes, download, reuse'];
   for (const p of r.pairs) {
     lines.push(
-      `${p.from} -> ${p.to}: ${p.sharedLayers}/${p.newLayers} layers, shared ${formatBytes(p.sharedBytes)}, download ${formatBytes(p.downloadBytes)}, reuse ${(p.reuseRatio * 100).toFixed(1)}%`,
+      `${p.from} -> ${p.to}: ${p.sharedLayers}/${p.newLayers} layers, shared ${formatBinaryBytes(p.sharedBytes)}, download ${formatBinaryBytes(p.downloadBytes)}, reuse ${(p.reuseRatio * 100).toFixed(1)}%`,
     );
   }
   const s = r.summary;
   lines.push(
-    `summary: ${s.updates} updates, average reuse ${(s.averageReuseRatio * 100).toFixed(1)}%, download avg ${formatBytes(Math.round(s.averageDownload))}, min ${formatBytes(s.minDownload)}, max ${formatBytes(s.maxDownload)}, total ${formatBytes(s.totalDownload)}`,
+    `summary: ${s.updates} updates, average reuse ${(s.averageReuseRatio * 100).toFixed(1)}%, download avg ${formatBinaryBytes(Math.round(s.averageDownload))}, min ${formatBinaryBytes(s.minDownload)}, max ${formatBinaryBytes(s.maxDownload)}, total ${formatBinaryBytes(s.totalDownload)}`,
   );
   return lines.join('\n') + '\n';
 }

@@ -107,7 +107,7 @@ export function isSameOrBelow(path: string, ancestor: string): boolean {
 }
 
 /** Human-readable byte count for tables and progress lines. */
-export function formatBytes(n: number): string {
+export function formatBinaryBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
