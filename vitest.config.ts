@@ -3,7 +3,8 @@ import { allocTracker } from './src/vitest/index.ts';
 
 export default defineConfig({
   // Our own product gates the re-chunker's phases; other tests call span() freely and are not measured.
-  plugins: [allocTracker({ include: ['test/oci/allocations.test.ts'] })],
+  // ALLOC_TRACKER_JSON: where bench/gate-noise.ts collects each run's figures.
+  plugins: [allocTracker({ include: ['test/oci/allocations.test.ts'], outputFile: process.env.ALLOC_TRACKER_JSON })],
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/**/fixture-projects/**', 'test/**/.work/**'],
