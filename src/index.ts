@@ -11,6 +11,8 @@ export type {
   CountMethod,
   DeterminismStatus,
   EnvironmentFingerprint,
+  HeapProfile,
+  HeapProfileNode,
   MeasureOptions,
   PhaseRecord,
   SessionOptions,

@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import { performance } from 'node:perf_hooks';
-import { HeapSampler, registerHarnessFile, summariseProfile, type SiteBytes } from './sampling.ts';
+import { HeapSampler, registerHarnessFile, summariseProfile, type CallTree, type SiteBytes } from './sampling.ts';
 
 registerHarnessFile(import.meta.url);
 
@@ -45,6 +45,8 @@ export interface SegmentFigures {
   /** Highest heap+external occupancy seen in the segment (before each GC, and at its ends). */
   maxOccupancy: number;
   sites: Map<string, SiteBytes>;
+  /** The segment's sampled call tree; null when sampling was off. */
+  tree: CallTree | null;
 }
 
 /** Something that receives the figures of every segment while it is open. */
@@ -179,11 +181,13 @@ class Meter {
 
     let count = 0;
     let sites = new Map<string, SiteBytes>();
+    let tree: CallTree | null = null;
     if (this.sampler && this.samplingInterval > 0) {
       const summary = summariseProfile(this.sampler.stop());
       // Only at interval 1 is each sample one allocation event.
       count = this.samplingInterval === 1 ? summary.count : 0;
       sites = summary.sites;
+      tree = summary.tree;
     }
     const harness = this.calibrations.get(this.samplingInterval);
     if (harness) {
@@ -191,7 +195,7 @@ class Meter {
       external -= harness.external;
       count = Math.max(0, count - harness.count);
     }
-    const figures: SegmentFigures = { heap, external, count, maxOccupancy, sites };
+    const figures: SegmentFigures = { heap, external, count, maxOccupancy, sites, tree };
     for (const region of this.open) region.add(figures);
   }
 

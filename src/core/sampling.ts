@@ -2,10 +2,17 @@ import { Session as InspectorSession } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 
 /** The parts of a CDP sampling heap profile we read. */
+interface CallFrame {
+  functionName: string;
+  scriptId: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
 interface ProfileNode {
   id: number;
   selfSize: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  callFrame: CallFrame;
   children: ProfileNode[];
 }
 interface ProfileSample {
@@ -18,6 +25,41 @@ export interface SamplingProfile {
   samples: ProfileSample[];
 }
 
+/** Bytes allocated per call path, merged across segments and calls: V8's profile tree, minus the harness. */
+export interface CallTree {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: Map<string, CallTree>;
+}
+
+function frameKey(frame: CallFrame): string {
+  return `${frame.functionName}\u0000${frame.url}\u0000${frame.lineNumber}\u0000${frame.columnNumber}`;
+}
+
+export function emptyCallTree(): CallTree {
+  return {
+    callFrame: { functionName: '(root)', scriptId: '0', url: '', lineNumber: -1, columnNumber: -1 },
+    selfSize: 0,
+    children: new Map(),
+  };
+}
+
+/** Add `from` into `into`, path by path. */
+export function mergeCallTree(into: CallTree, from: CallTree): void {
+  into.selfSize += from.selfSize;
+  for (const [key, child] of from.children) {
+    const mine = into.children.get(key);
+    if (mine) mergeCallTree(mine, child);
+    else into.children.set(key, cloneCallTree(child));
+  }
+}
+
+function cloneCallTree(tree: CallTree): CallTree {
+  const copy: CallTree = { callFrame: { ...tree.callFrame }, selfSize: tree.selfSize, children: new Map() };
+  for (const [key, child] of tree.children) copy.children.set(key, cloneCallTree(child));
+  return copy;
+}
+
 /** What one segment's samples say, after the harness's own allocations are removed. */
 export interface SampleSummary {
   /**
@@ -27,6 +69,8 @@ export interface SampleSummary {
   count: number;
   /** Estimated bytes per site key. */
   sites: Map<string, SiteBytes>;
+  /** The same samples as a call tree (paths without any counted sample left out). */
+  tree: CallTree;
 }
 export interface SiteBytes {
   functionName: string;
@@ -117,14 +161,32 @@ export function summariseProfile(profile: SamplingProfile): SampleSummary {
 
   let count = 0;
   const sites = new Map<string, SiteBytes>();
+  const bytesAt = new Map<number, number>();
   for (const sample of profile.samples) {
     const node = attribution.get(sample.nodeId);
     if (!node || node.harness) continue;
     count++;
+    bytesAt.set(sample.nodeId, (bytesAt.get(sample.nodeId) ?? 0) + sample.size);
     const key = `${node.site.functionName}\u0000${node.site.location}`;
     const site = sites.get(key);
     if (site) site.bytes += sample.size;
     else sites.set(key, { ...node.site, bytes: sample.size });
   }
-  return { count, sites };
+  // Rebuild the tree from the counted samples only, dropping paths that hold none.
+  const toTree = (node: ProfileNode): CallTree | null => {
+    const tree: CallTree = { callFrame: { ...node.callFrame }, selfSize: bytesAt.get(node.id) ?? 0, children: new Map() };
+    for (const child of node.children) {
+      const sub = toTree(child);
+      if (!sub) continue;
+      const key = frameKey(sub.callFrame);
+      const twin = tree.children.get(key);
+      if (twin) mergeCallTree(twin, sub);
+      else tree.children.set(key, sub);
+    }
+    return tree.selfSize > 0 || tree.children.size > 0 ? tree : null;
+  };
+  const tree = emptyCallTree();
+  const head = toTree(profile.head);
+  if (head) mergeCallTree(tree, head);
+  return { count, sites, tree };
 }

@@ -102,6 +102,24 @@ export interface PhaseRecord {
   sites: AllocationSite[];
 }
 
+/** One node of a HeapProfile: bytes allocated directly in this call path (`selfSize`). */
+export interface HeapProfileNode {
+  callFrame: { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number };
+  selfSize: number;
+  id: number;
+  children: HeapProfileNode[];
+}
+
+/**
+ * A phase's allocations by call path over all its iterations, in the format of V8's sampling heap
+ * profiler: saved as `.heapprofile`, Chrome DevTools (Memory > Load) shows it as a tree and flame chart.
+ */
+export interface HeapProfile {
+  head: HeapProfileNode;
+  /** Always empty: per-sample data is not kept. */
+  samples: { size: number; nodeId: number; ordinal: number }[];
+}
+
 /** Options for a measuring session. */
 export interface SessionOptions {
   /**

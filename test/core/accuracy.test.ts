@@ -70,6 +70,37 @@ describe('accuracy against analytic sizes (warm)', () => {
     expect(shares).toBeLessThanOrEqual(1.000001);
   });
 
+  it('keeps a call-tree profile of the phase, in the format Chrome DevTools loads', () => {
+    function allocateRows(): unknown[] {
+      const out: unknown[] = [];
+      for (let i = 0; i < 5_000; i++) out.push({ row: i, label: `row-${i}` });
+      return out;
+    }
+    const session = new Session();
+    const record = session.operation('rows').measure(() => {
+      sink = allocateRows();
+    }, { iterations: 2 });
+    const profile = session.profile('rows');
+    expect(profile).not.toBeNull();
+    const nodes: NonNullable<typeof profile>['head'][] = [];
+    const walk = (node: NonNullable<typeof profile>['head']): void => {
+      nodes.push(node);
+      node.children.forEach(walk);
+    };
+    walk(profile!.head);
+    const total = nodes.reduce((sum, node) => sum + node.selfSize, 0);
+    // The tree holds the same samples as the sites (which are per iteration).
+    const sitesTotal = record.sites.reduce((sum, site) => sum + site.bytes, 0) * record.iterations;
+    expect(Math.abs(total - sitesTotal)).toBeLessThanOrEqual(record.sites.length * record.iterations);
+    expect(nodes.some((node) => node.callFrame.functionName === 'allocateRows' && node.selfSize > 0)).toBe(true);
+    expect(new Set(nodes.map((node) => node.id)).size).toBe(nodes.length);
+    expect(JSON.parse(JSON.stringify(profile))).toEqual(profile);
+    const off = new Session({ samplingInterval: 0 });
+    off.operation('none').measure(() => undefined);
+    expect(off.profile('none')).toBeNull();
+    expect(() => off.profile('missing')).toThrow(/no phase "missing" was recorded/);
+  });
+
   it('peakBytes sees a large transient allocation that is garbage by the end', () => {
     const record = new Session({ samplingInterval: 0 }).operation('transient').measure(() => {
       let big: ArrayBuffer | null = new ArrayBuffer(8 << 20);
