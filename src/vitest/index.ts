@@ -102,18 +102,23 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         env: process.env,
       });
       const baselineDir = options.baselineDir ?? 'baselines';
-      // The directory is ours to write and prune: it must be a real subdirectory of the project.
-      const resolvedDir = path.resolve(config.root, baselineDir);
-      if (!resolvedDir.startsWith(config.root + path.sep) || resolvedDir.split(path.sep).includes('node_modules')) {
-        throw new Error(
-          `alloc-tracker: allocTracker({ baselineDir: ${JSON.stringify(baselineDir)} }) must be a subdirectory of the ` +
-            `project root ${config.root} (and not inside node_modules), e.g. 'baselines'`,
-        );
+      const profileDir = options.profiles === false ? null : (options.profiles ?? '.alloc-profiles');
+      // These directories are ours to write (and baselines to prune): real subdirectories of the project.
+      for (const [option, dir] of [['baselineDir', baselineDir], ['profiles', profileDir]] as const) {
+        if (dir === null) continue;
+        const resolvedDir = path.resolve(config.root, dir);
+        if (!resolvedDir.startsWith(config.root + path.sep) || resolvedDir.split(path.sep).includes('node_modules')) {
+          throw new Error(
+            `alloc-tracker: allocTracker({ ${option}: ${JSON.stringify(dir)} }) must be a subdirectory of the ` +
+              `project root ${config.root} (and not inside node_modules), e.g. '${option === 'baselineDir' ? 'baselines' : '.alloc-profiles'}'`,
+          );
+        }
       }
       const settings: WorkerSettings = {
         mode,
         root: config.root,
         baselineDir,
+        profileDir,
         metrics: [...(options.metrics ?? DEFAULT_METRICS)],
         tolerance: { ...options.tolerance },
         overrides: (options.overrides ?? []).map((o) => ({ ...o })),

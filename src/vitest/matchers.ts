@@ -7,11 +7,11 @@ import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
 import { formatBytes } from '../report/table.ts';
 import { formatSites } from '../baseline/messages.ts';
 import type { WorkerSettings } from './settings.ts';
-import { judgePhase, running, type BaselineMatchOptions, type TaskLike } from './worker.ts';
+import { judgePhase, running, saveFailureProfile, type BaselineMatchOptions, type TaskLike } from './worker.ts';
 
 /** The subset of Vitest's matcher context used here (same on 4.1 and 5). */
 interface MatcherContext {
-  isNot: boolean;
+  isNot?: boolean;
   task?: TaskLike;
 }
 interface MatcherResult {
@@ -61,6 +61,16 @@ function sitesNote(record: PhaseRecord, settings: WorkerSettings | undefined): s
 }
 
 let settingsRef: WorkerSettings | undefined;
+
+/** When an assertion fails, save the phase's heap profile; the line to add to the message. */
+function profileNote(context: MatcherContext, record: PhaseRecord, pass: boolean): string {
+  // Vitest 4.1 leaves isNot undefined on a plain assertion.
+  const failed = pass === (context.isNot === true);
+  const task = context.task;
+  const session = task ? running.get(task.id)?.session : undefined;
+  if (!failed || !settingsRef || !task || !session) return '';
+  return saveFailureProfile(settingsRef, task, session, record);
+}
 /** The setup file hands the injected settings over before any test runs. */
 export function useSettings(settings: WorkerSettings): void {
   settingsRef = settings;
@@ -72,6 +82,7 @@ function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: 
     const max = limitOf(matcher, limit);
     const value = record[metric];
     const pass = value < max;
+    const profile = profileNote(this, record, pass);
     return {
       pass,
       actual: value,
@@ -81,6 +92,7 @@ function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: 
         `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
         `${formatBytes(value)} (${value} B)` +
         (pass ? '' : sitesNote(record, settingsRef)) +
+        profile +
         nondeterministicNote(record),
     };
   };
@@ -102,6 +114,7 @@ export const matchers = {
       );
     }
     const pass = record.count < count;
+    const profile = profileNote(this, record, pass);
     return {
       pass,
       actual: record.count,
@@ -110,6 +123,7 @@ export const matchers = {
         `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
         `but it made ${record.count}` +
         (pass ? '' : sitesNote(record, settingsRef)) +
+        profile +
         nondeterministicNote(record),
     };
   },
@@ -131,12 +145,13 @@ export const matchers = {
     state?.explicit.set(record.name, { options: call });
     const { outcome, failure } = judgePhase(settings, task, record, call, true);
     const pass = failure === null;
+    const profile = profileNote(this, record, pass);
     return {
       pass,
       message: () =>
         pass
-          ? `expected phase "${record.name}" not to match its allocation baseline, but it did (status ${outcome.status})`
-          : failure,
+          ? `expected phase "${record.name}" not to match its allocation baseline, but it did (status ${outcome.status})${profile}`
+          : `${failure}${profile}`,
     };
   },
 };

@@ -20,6 +20,11 @@ export const PROVIDE_KEY = 'allocTracker';
 export interface AllocTrackerOptions {
   /** Directory of baseline files, relative to the project root (default `baselines`). */
   baselineDir?: string;
+  /**
+   * Where a failing phase's heap profile is saved (`.heapprofile`, for Chrome DevTools), relative to the
+   * project root (default `.alloc-profiles`); `false` saves none.
+   */
+  profiles?: string | false;
   /** Metrics gated against baselines (default `['bytes', 'count']`). */
   metrics?: Metric[];
   /**
@@ -56,6 +61,8 @@ export interface WorkerSettings {
   mode: Mode;
   root: string;
   baselineDir: string;
+  /** Directory for failing phases' heap profiles, relative to root; null: none are saved. */
+  profileDir: string | null;
   metrics: Metric[];
   tolerance: ToleranceInput;
   overrides: FileOverride[];

@@ -17,6 +17,7 @@ import {
   judgePhase,
   relativeToRoot,
   running,
+  saveFailureProfile,
   startTest,
   type SuiteLike,
   type TaskLike,
@@ -116,7 +117,7 @@ afterEach(({ task: rawTask }) => {
     const { outcome, failure } = judgePhase(settings, task, record, explicit?.options, gated);
     meta.phases.push(outcome);
     // A phase checked by toMatchAllocationBaseline already passed or failed there.
-    if (failure !== null && explicit === undefined) failures.push(failure);
+    if (failure !== null && explicit === undefined) failures.push(failure + saveFailureProfile(settings, task, state.session, record));
   }
   (task.meta as Record<string, unknown>)[PROVIDE_KEY] = meta;
   // Only gated phases are stored, so only they can make a stored entry current (as in the reporter).

@@ -2,6 +2,7 @@
  * Worker-side state: one Session per running test, baseline files read (never written) and cached per
  * file, and the comparison of a test's phases with their baselines. Used by the setup file and matchers.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { environmentFingerprint } from '../core/environment.ts';
 import { Session } from '../core/session.ts';
@@ -156,6 +157,32 @@ export function judgePhase(
     },
     failure,
   };
+}
+
+/** A file-name-safe form of a test or phase name. */
+function fileNamePart(name: string): string {
+  return name.replace(/[^A-Za-z0-9._ -]+/g, '_').replace(/\s+/g, ' ').trim().slice(0, 120) || '_';
+}
+
+/**
+ * Save a failing phase's heap profile (Chrome DevTools: Memory > Load) under the profile directory,
+ * mirroring the test file's path. Returns a line for the failure message, or '' when none was saved.
+ */
+export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, session: Session, record: PhaseRecord): string {
+  const phase = record.name;
+  // The record may come from another session (an explicit Session.run): then this one's profile is not its.
+  if (settings.profileDir === null || !session.has(phase) || session.phase(phase).totalBytes !== record.totalBytes) return '';
+  const profile = session.profile(phase);
+  if (!profile) return '';
+  const testFile = relativeToRoot(settings, task.file?.filepath ?? 'unknown');
+  const file = path.join(settings.root, settings.profileDir, testFile, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+  } catch (error) {
+    return `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`;
+  }
+  return `\n  heap profile of "${phase}": ${relativeToRoot(settings, file)} (open in Chrome DevTools: Memory > Load profile)`;
 }
 
 /** Whether the plugin measures tests of this file (`include` option). */

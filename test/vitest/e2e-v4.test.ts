@@ -114,6 +114,7 @@ describe('matchers through real runs (Vitest 4.1)', () => {
   test('a failed limit names the phase, the limit and the figure, with allocation sites', () => {
     expect(result.output).toMatch(/expected phase "encode" to allocate less than 524\.3 kB \(524288 B\) per iteration, but it allocated 1\.00 MB \(100\d{4} B\)/);
     expect(result.output).toContain('top allocation sites:');
+    expect(result.output).toMatch(/heap profile of "encode": \.alloc-profiles\/test\/matchers\.test\.ts\/[^\n]* - encode\.heapprofile/);
   });
 
   test('a bad unit is a clear error listing the units', () => {

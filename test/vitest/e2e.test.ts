@@ -58,6 +58,12 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     expect(result.output).toMatch(/metric count: baseline 300\d\d allocations, current 330\d\d allocations, change \+(9\.9\d|10\.0\d)%/);
     expect(result.output).toContain('phase "encode"');
     expect(result.output).toMatch(/metric bytes: baseline 1\.00 MB \(1\d{6} B\), current 1\.10 MB/);
+    // The failing phase's heap profile is saved for DevTools, and the message says where.
+    const profilePath = '.alloc-profiles/test/pipeline.test.ts/pipeline _ packs - build.heapprofile';
+    expect(result.output).toContain(`heap profile of "build": ${profilePath} (open in Chrome DevTools: Memory > Load profile)`);
+    const profile = project.readJson<{ head: { callFrame: { functionName: string }; children: unknown[] }; samples: unknown[] }>(profilePath);
+    expect(profile.head.callFrame.functionName).toBe('(root)');
+    expect(JSON.stringify(profile)).toContain('"functionName":"build"');
     expect(result.output).toContain('top allocation sites of "build"');
     expect(result.output).toMatch(/-\s+externalBytes: 1000000\n.*\+\s+externalBytes: 1100000/);
     expect(result.stdout).toMatch(/\| pipeline > packs\s+\| build\s+\|.*\| regressed/);
