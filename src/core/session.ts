@@ -61,7 +61,10 @@ class PhaseRegion implements Region {
   heap = 0;
   external = 0;
   count = 0;
-  maxOccupancy = 0;
+  /** Occupancy when the current iteration started (`measure` moves it forward between iterations). */
+  iterationStart: number | null = null;
+  /** Highest occupancy above its iteration's start seen so far. */
+  peak = 0;
   readonly sites = new Map<string, SiteBytes>();
   tree: CallTree | null = null;
   readonly overlappedWith = new Set<string>();
@@ -80,7 +83,7 @@ class PhaseRegion implements Region {
     this.heap += segment.heap;
     this.external += segment.external;
     this.count += segment.count;
-    this.maxOccupancy = Math.max(this.maxOccupancy, segment.maxOccupancy);
+    this.peak = Math.max(this.peak, segment.maxOccupancy - (this.iterationStart ?? this.startOccupancy));
     for (const [key, site] of segment.sites) {
       const mine = this.sites.get(key);
       if (mine) mine.bytes += site.bytes;
@@ -144,7 +147,7 @@ function recordRegion(region: PhaseRegion, wallMs: number): void {
   acc.external += region.external;
   acc.count += region.count;
   acc.wallMs += wallMs;
-  acc.peak = Math.max(acc.peak, region.maxOccupancy - region.startOccupancy);
+  acc.peak = Math.max(acc.peak, region.peak);
   acc.intervals.add(region.measuredInterval);
   if (region.tree) mergeCallTree((acc.tree ??= emptyCallTree()), region.tree);
   for (const [key, site] of region.sites) {
@@ -321,6 +324,8 @@ export class Operation {
       let started = 0;
       const loop = (from: number): unknown => {
         for (let i = from; i < iterations; i++) {
+          // Split the heap figures here so that peakBytes is per iteration, not over the whole loop.
+          if (i > 0) region.iterationStart = meter.checkpoint();
           started = i + 1;
           const result = fn();
           if (isPromise(result)) return result.then(() => loop(i + 1));
