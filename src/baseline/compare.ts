@@ -136,7 +136,7 @@ export function comparePhase(
   const skipped: PhaseComparison['skipped'] = [];
   for (const metric of metrics) {
     if (metric === 'count' && (baseline.countMethod === 'off' || current.countMethod === 'off')) {
-      skipped.push({ metric, reason: 'allocation counting was switched off (samplingInterval 0)' });
+      skipped.push({ metric, reason: 'no allocation count (counts need samplingInterval 1)' });
       continue;
     }
     if (metric === 'count' && baseline.countMethod !== current.countMethod) {
