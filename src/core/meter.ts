@@ -25,14 +25,37 @@ interface GcHeapStatistics {
   usedHeapSize: number;
   externalMemory: number;
 }
+interface GcSpaceStatistics {
+  spaceName: string;
+  spaceUsedSize: number;
+}
+interface GcSnapshot {
+  heapStatistics: GcHeapStatistics;
+  heapSpaceStatistics: GcSpaceStatistics[];
+}
 interface GcEntry {
-  beforeGC: { heapStatistics: GcHeapStatistics };
-  afterGC: { heapStatistics: GcHeapStatistics };
+  beforeGC: GcSnapshot;
+  afterGC: GcSnapshot;
 }
 
+/**
+ * Spaces of compiled code and bytecode. What the JIT allocates there depends on when functions tier
+ * up, not on what the program does with its data (a no-op's figure moved by up to 9 KB with them), and
+ * V8's allocation sampler never sees it: heap figures count the data spaces only.
+ */
+const CODE_SPACES = new Set(['code_space', 'code_large_object_space', 'trusted_space', 'trusted_large_object_space']);
+
 function read(): Reading {
-  const stats = v8.getHeapStatistics();
-  return { used: stats.used_heap_size, external: stats.external_memory };
+  let used = 0;
+  for (const space of v8.getHeapSpaceStatistics()) if (!CODE_SPACES.has(space.space_name)) used += space.space_used_size;
+  return { used, external: v8.getHeapStatistics().external_memory };
+}
+
+/** Data-space bytes in use at a GC's before/after snapshot (see CODE_SPACES). */
+function dataBytes(snapshot: GcSnapshot): number {
+  let used = 0;
+  for (const space of snapshot.heapSpaceStatistics) if (!CODE_SPACES.has(space.spaceName)) used += space.spaceUsedSize;
+  return used;
 }
 
 /** A GC this far above the post-stop read is one that ran after the segment's end read. */
@@ -64,6 +87,7 @@ export interface Region {
 }
 
 interface Calibration {
+  /** Harness cost inside one segment between enter/leave boundaries. */
   heap: number;
   external: number;
   count: number;
@@ -126,16 +150,6 @@ class Meter {
     return this.calibrations.get(samplingInterval) ?? { heap: 0, external: 0, count: 0 };
   }
 
-  /**
-   * Split the running segment for the heap figures only (the sampler runs on), so that a caller can
-   * take the peak per iteration: returns the occupancy at the new start. Costs a few microseconds.
-   */
-  checkpoint(): number {
-    if (!this.running) return 0;
-    this.addToOpen({ ...this.closeHeapSegment(), count: 0, sites: new Map(), tree: null });
-    return this.startHeapSegment();
-  }
-
   private startSegment(): number {
     if (this.samplingInterval > 0) {
       this.sampler ??= new HeapSampler();
@@ -164,7 +178,8 @@ class Meter {
   }
 
   private closeSegment(): void {
-    const heapFigures = this.closeHeapSegment();
+    const calibration = this.calibrations.get(this.samplingInterval);
+    const heapFigures = this.closeHeapSegment(calibration?.heap ?? 0, calibration?.external ?? 0);
     let count = 0;
     let sites = new Map<string, SiteBytes>();
     let tree: CallTree | null = null;
@@ -185,7 +200,7 @@ class Meter {
   }
 
   /** Stop the GC profiler and work out the heap figures since the segment's start read. */
-  private closeHeapSegment(): { heap: number; external: number; maxOccupancy: number } {
+  private closeHeapSegment(harnessHeap: number, harnessExternal: number): { heap: number; external: number; maxOccupancy: number } {
     const end = read();
     const result = this.profiler?.stop() as { statistics: GcEntry[] } | undefined;
     const afterStop = read();
@@ -197,8 +212,8 @@ class Meter {
     if (
       last &&
       afterStop.used < end.used &&
-      last.beforeGC.heapStatistics.usedHeapSize >= end.used &&
-      Math.abs(last.afterGC.heapStatistics.usedHeapSize - afterStop.used) <= POST_STOP_GC_SLACK
+      dataBytes(last.beforeGC) >= end.used &&
+      Math.abs(dataBytes(last.afterGC) - afterStop.used) <= POST_STOP_GC_SLACK
     ) {
       gcs.pop();
     }
@@ -208,18 +223,13 @@ class Meter {
     let external = end.external - start.external;
     let maxOccupancy = Math.max(start.used + start.external, end.used + end.external);
     for (const gc of gcs) {
-      const before = gc.beforeGC.heapStatistics;
-      const after = gc.afterGC.heapStatistics;
-      heap += before.usedHeapSize - after.usedHeapSize;
-      external += before.externalMemory - after.externalMemory;
-      maxOccupancy = Math.max(maxOccupancy, before.usedHeapSize + before.externalMemory);
+      const before = dataBytes(gc.beforeGC);
+      const beforeExternal = gc.beforeGC.heapStatistics.externalMemory;
+      heap += before - dataBytes(gc.afterGC);
+      external += beforeExternal - gc.afterGC.heapStatistics.externalMemory;
+      maxOccupancy = Math.max(maxOccupancy, before + beforeExternal);
     }
-    const harness = this.calibrations.get(this.samplingInterval);
-    if (harness) {
-      heap -= harness.heap;
-      external -= harness.external;
-    }
-    return { heap, external, maxOccupancy };
+    return { heap: heap - harnessHeap, external: external - harnessExternal, maxOccupancy };
   }
 
   /**

@@ -13,6 +13,8 @@ const MAX_NAME_LENGTH = 200;
 interface Scope {
   session: Session;
   region: PhaseRegion | null;
+  /** False inside `measure()`'s warm-up calls: spans there record nothing. */
+  recording: boolean;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
@@ -61,9 +63,7 @@ class PhaseRegion implements Region {
   heap = 0;
   external = 0;
   count = 0;
-  /** Occupancy when the current iteration started (`measure` moves it forward between iterations). */
-  iterationStart: number | null = null;
-  /** Highest occupancy above its iteration's start seen so far. */
+  /** Highest occupancy above the region's start seen so far. */
   peak = 0;
   readonly sites = new Map<string, SiteBytes>();
   tree: CallTree | null = null;
@@ -83,7 +83,7 @@ class PhaseRegion implements Region {
     this.heap += segment.heap;
     this.external += segment.external;
     this.count += segment.count;
-    this.peak = Math.max(this.peak, segment.maxOccupancy - (this.iterationStart ?? this.startOccupancy));
+    this.peak = Math.max(this.peak, segment.maxOccupancy - this.startOccupancy);
     for (const [key, site] of segment.sites) {
       const mine = this.sites.get(key);
       if (mine) mine.bytes += site.bytes;
@@ -116,6 +116,12 @@ interface Accumulator {
   intervals: Set<number>;
 }
 
+/** The closest enclosing region of the same session (another session's phases are not its parents). */
+function nearestOwnAncestor(region: PhaseRegion): PhaseRegion | null {
+  for (let r = region.parent; r; r = r.parent) if (r.session === region.session) return r;
+  return null;
+}
+
 /** Each session's accumulators, kept off the class so that recording is not public API. */
 const phasesOf = new WeakMap<Session, Map<string, Accumulator>>();
 
@@ -126,7 +132,7 @@ function recordRegion(region: PhaseRegion, wallMs: number): void {
   if (!acc) {
     acc = {
       name: region.name,
-      parent: region.parent?.name ?? null,
+      parent: nearestOwnAncestor(region)?.name ?? null,
       iterations: 0,
       warmup: 0,
       heap: 0,
@@ -205,7 +211,7 @@ function openRegion(
 }
 
 function runInRegion<T>(region: PhaseRegion, fn: () => T): T {
-  return scopes.run({ session: region.session, region }, fn);
+  return scopes.run({ session: region.session, region, recording: true }, fn);
 }
 
 function closeRegion(region: PhaseRegion, record: boolean): void {
@@ -251,7 +257,7 @@ function measureCall<T>(region: PhaseRegion, fn: () => T): T {
 
 function currentScope(): Scope | null {
   if (runningScopes === 0 && activated === null) return null;
-  return scopes.getStore() ?? (activated ? { session: activated, region: null } : null);
+  return scopes.getStore() ?? (activated ? { session: activated, region: null, recording: true } : null);
 }
 
 /**
@@ -263,8 +269,10 @@ export function span<T>(name: string, fn: () => T): T {
   checkName(name, 'span');
   if (typeof fn !== 'function') throw new TypeError(`alloc-tracker: span(${JSON.stringify(name)}, fn) needs a function`);
   if (runningScopes === 0 && activated === null) return fn();
-  const scope = scopes.getStore() ?? (activated ? { session: activated, region: null } : null);
-  if (!scope) return fn();
+  const scope = scopes.getStore() ?? (activated ? { session: activated, region: null, recording: true } : null);
+  if (!scope || !scope.recording) return fn();
+  // Recursion into a phase already open is one call of it: recording it again would count it twice.
+  for (let r = scope.region; r; r = r.parent) if (r.name === name && r.session === scope.session) return fn();
   learnSpanOverhead(scope.session.samplingInterval);
   return measureCall(openRegion(name, scope.session, scope.region, 1), fn);
 }
@@ -316,16 +324,19 @@ export class Operation {
     if (typeof fn !== 'function') throw new TypeError('alloc-tracker: measure(fn) needs a function');
 
     // Spans inside fn nest under the measured phase, which nests under any span around measure().
-    const outer = scopes.getStore()?.region ?? null;
-    const scope: Scope = { session: this.session, region: outer };
+    const current = scopes.getStore();
+    const outer = current?.region ?? null;
+    // Inside another measure()'s warm-up nothing may be recorded: measure into a scratch session.
+    const session =
+      current && !current.recording ? new Session({ samplingInterval: this.session.samplingInterval, topSites: this.session.topSites }) : this.session;
+    const scope: Scope = { session, region: outer, recording: true };
+    const warmUpScope: Scope = { session, region: outer, recording: false };
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {
-      learnSpanOverhead(this.session.samplingInterval);
-      const region = openRegion(this.name, this.session, outer, iterations, warmup);
+      learnSpanOverhead(session.samplingInterval);
+      const region = openRegion(this.name, session, outer, iterations, warmup);
       let started = 0;
       const loop = (from: number): unknown => {
         for (let i = from; i < iterations; i++) {
-          // Split the heap figures here so that peakBytes is per iteration, not over the whole loop.
-          if (i > 0) region.iterationStart = meter.checkpoint();
           started = i + 1;
           const result = fn();
           if (isPromise(result)) return result.then(() => loop(i + 1));
@@ -346,11 +357,11 @@ export class Operation {
         }
       };
       const done = measureCall(region, guardedLoop);
-      return isPromise(done) ? done.then(() => this.session.phase(this.name)) : this.session.phase(this.name);
+      return isPromise(done) ? done.then(() => session.phase(this.name)) : session.phase(this.name);
     };
     const warm = (from: number): PhaseRecord | Promise<PhaseRecord> => {
       for (let i = from; i < warmup; i++) {
-        const result = fn();
+        const result = scopes.run(warmUpScope, fn);
         if (isPromise(result)) return result.then(() => warm(i + 1));
       }
       return measured();
@@ -407,7 +418,7 @@ export class Session {
     runningScopes++;
     let result: T;
     try {
-      result = scopes.run({ session: this, region: null }, fn);
+      result = scopes.run({ session: this, region: null, recording: true }, fn);
     } catch (error) {
       runningScopes--;
       throw error;

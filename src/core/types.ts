@@ -75,9 +75,10 @@ export interface PhaseRecord {
    * High-water mark of heap + external occupancy above the phase's start, as V8 saw it: the maximum
    * over every GC inside the phase (occupancy just before it) and the phase's end. Garbage not yet
    * collected counts, so this is an upper bound of the live peak; it depends on the young-generation
-   * size, and repeats under the deterministic flags. The max over calls and iterations: each
-   * iteration's peak is measured from that iteration's start (garbage an earlier one left uncollected
-   * is part of the baseline it starts from, not of its peak).
+   * size, and repeats under the deterministic flags. For a span called several times: the max over
+   * the calls. For `Operation.measure`: over the whole measured loop, so garbage of earlier iterations
+   * counts; measure one iteration for a per-call peak (splitting per iteration would add a heap read
+   * per iteration whose cost cannot be calibrated away reliably).
    */
   peakBytes: number;
   /** Mean wall time per iteration in milliseconds (includes measuring overhead). */

@@ -101,17 +101,15 @@ describe('accuracy against analytic sizes (warm)', () => {
     expect(() => off.profile('missing')).toThrow(/no phase "missing" was recorded/);
   });
 
-  it('peakBytes is per iteration: more iterations of the same work do not raise it', () => {
+  it('peakBytes of measure() covers the whole loop, as documented', () => {
     const work = (): void => {
       sink = new ArrayBuffer(1 << 20); // 1 MiB of external memory, garbage by the next iteration
     };
     const peakOf = (iterations: number): number =>
       new Session({ samplingInterval: 0 }).operation(`peak${iterations}`).measure(work, { iterations, warmup: 3 }).peakBytes;
-    const one = peakOf(1);
-    const twenty = peakOf(20);
-    expect(one).toBeGreaterThanOrEqual(1 << 20);
-    // Over the whole loop it would be ~20 MiB (no GC frees external memory that fast).
-    expect(twenty).toBeLessThan(2 * one);
+    expect(peakOf(1)).toBeGreaterThanOrEqual(1 << 20);
+    // No GC frees external memory that fast: garbage of earlier iterations counts.
+    expect(peakOf(5)).toBeGreaterThanOrEqual(5 << 20);
   });
 
   it('peakBytes sees a large transient allocation that is garbage by the end', () => {

@@ -226,6 +226,48 @@ describe('Operation.measure', () => {
     expect(session.phase('outer').externalBytes).toBe(4000);
   });
 
+  it('records nothing from warm-up calls: nested spans count measured iterations, under the right parent', async () => {
+    const session = new Session();
+    session.operation('op').measure(() => span('inner', () => allocateExternal(500)), { iterations: 4, warmup: 3 });
+    expect(session.phase('inner').iterations).toBe(4);
+    expect(session.phase('inner').parent).toBe('op');
+    expect(session.phase('inner').totalExternalBytes).toBe(2000);
+
+    session.operation('outerM').measure(
+      () => {
+        session.operation('innerM').measure(() => allocateExternal(100), { iterations: 3 });
+      },
+      { iterations: 2, warmup: 1 },
+    );
+    expect(session.phase('innerM').iterations).toBe(6);
+    expect(session.phase('innerM').parent).toBe('outerM');
+
+    await session.operation('asyncOp').measure(
+      async () => {
+        await Promise.resolve();
+        await span('asyncInner', async () => allocateExternal(10));
+      },
+      { iterations: 3, warmup: 2 },
+    );
+    expect(session.phase('asyncInner').iterations).toBe(3);
+    expect(session.phase('asyncInner').parent).toBe('asyncOp');
+  });
+
+  it('a span re-entered under its own name is one call, not two', () => {
+    const session = new Session();
+    session.run(() => span('rec', () => span('rec', () => allocateExternal(1000))));
+    expect(session.phase('rec').iterations).toBe(1);
+    expect(session.phase('rec').totalExternalBytes).toBe(1000);
+  });
+
+  it('names a parent only from its own session', () => {
+    const a = new Session();
+    const b = new Session();
+    a.run(() => span('a', () => b.operation('b').measure(() => allocateExternal(100))));
+    expect(b.phase('b').parent).toBeNull();
+    expect(a.phase('a').externalBytes).toBe(100);
+  });
+
   it('when fn throws, records the calls that ran and rethrows', async () => {
     const session = new Session();
     const failure = new Error('second call fails');
