@@ -4,7 +4,22 @@ import { allocTracker } from './src/vitest/index.ts';
 export default defineConfig({
   // Our own product gates the re-chunker's phases; other tests call span() freely and are not measured.
   // ALLOC_TRACKER_JSON: where bench/gate-noise.ts collects each run's figures.
-  plugins: [allocTracker({ include: ['test/oci/allocations.test.ts'], outputFile: process.env.ALLOC_TRACKER_JSON })],
+  plugins: [
+    allocTracker({
+      include: ['test/oci/allocations.test.ts'],
+      outputFile: process.env.ALLOC_TRACKER_JSON,
+      overrides: [
+        {
+          files: 'test/oci/**',
+          // Streaming file I/O: the order in which the thread pool's callbacks complete changes how
+          // chunks batch, so a small phase can take one of two paths (oci_build of the two-layer
+          // image: 495 or 519 kB, `npm run bench:gate-noise`). A 64 KiB floor absorbs that; 5% still
+          // governs every phase above 1.3 MB.
+          tolerance: { bytes: '64 KiB' },
+        },
+      ],
+    }),
+  ],
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/**/fixture-projects/**', 'test/**/.work/**'],
