@@ -107,7 +107,8 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       for (const [option, dir] of [['baselineDir', baselineDir], ['profiles', profileDir]] as const) {
         if (dir === null) continue;
         const resolvedDir = path.resolve(config.root, dir);
-        if (!resolvedDir.startsWith(config.root + path.sep) || resolvedDir.split(path.sep).includes('node_modules')) {
+        const relativeDir = path.relative(config.root, resolvedDir);
+        if (relativeDir === '' || relativeDir.startsWith('..') || path.isAbsolute(relativeDir) || relativeDir.split(path.sep).includes('node_modules')) {
           throw new Error(
             `alloc-tracker: allocTracker({ ${option}: ${JSON.stringify(dir)} }) must be a subdirectory of the ` +
               `project root ${config.root} (and not inside node_modules), e.g. '${option === 'baselineDir' ? 'baselines' : '.alloc-profiles'}'`,

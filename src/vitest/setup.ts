@@ -47,8 +47,8 @@ let concurrentGroupRecorded = false;
 /** Phases each finished test of this file recorded, for the obsolete check; null when it did not pass. */
 const finished = new Map<string, Set<string> | null>();
 
-/** Which test (task id) owns each full name in this file: two tests of one name would share entries. */
-const owners = new Map<string, string>();
+/** Which test (task id) owns each full name in this file, and whether it recorded phases. */
+const owners = new Map<string, { id: string; recorded: boolean }>();
 
 // Fail early and clearly, before any test, when this file's baseline file is unusable; and re-read
 // baselines per file (a reused worker must not see a previous run's cached files).
@@ -90,18 +90,22 @@ afterEach(({ task: rawTask }) => {
     }
     return;
   }
-  if (records.length === 0) {
-    finished.set(name, testFailed ? null : new Set());
-    return;
-  }
+  // Two tests of one name would share one baseline entry (and one would make the other's look obsolete),
+  // as soon as either records phases. Retries of one test keep their id.
   const owner = owners.get(name);
-  if (owner !== undefined && owner !== task.id) {
+  const recorded = records.length > 0;
+  if (owner !== undefined && owner.id !== task.id && (recorded || owner.recorded)) {
+    finished.set(name, null);
     throw withoutStack(
       `alloc-tracker: two tests in this file are named "${name}"; their phases would share one baseline entry. ` +
         'Give them different names.',
     );
   }
-  owners.set(name, task.id);
+  owners.set(name, { id: task.id, recorded: recorded || (owner?.recorded ?? false) });
+  if (!recorded) {
+    finished.set(name, testFailed ? null : new Set());
+    return;
+  }
   const failures: string[] = [];
   const meta: TestAllocationMeta = {
     test: name,

@@ -9,6 +9,7 @@ import { Session } from '../core/session.ts';
 import type { PhaseRecord } from '../core/types.ts';
 import { comparePhase, matchingOverrides, resolveTolerance, type PhaseComparison } from '../baseline/compare.ts';
 import { formatMissing, formatRegression, type PhaseContext } from '../baseline/messages.ts';
+import { createHash } from 'node:crypto';
 import { baselinePathFor, metricsOf, readBaselineFile } from '../baseline/store.ts';
 import type { BaselineFile, BaselineMetrics, Metric, Tolerance, ToleranceInput } from '../baseline/types.ts';
 import type { PhaseOutcome, PhaseStatus, WorkerSettings } from './settings.ts';
@@ -159,9 +160,10 @@ export function judgePhase(
   };
 }
 
-/** A file-name-safe form of a test or phase name. */
+/** A file-name-safe form of a test or phase name; a short hash keeps altered names apart (`a/b`, `a?b`). */
 function fileNamePart(name: string): string {
-  return name.replace(/[^A-Za-z0-9._ -]+/g, '_').replace(/\s+/g, ' ').trim().slice(0, 120) || '_';
+  const safe = name.replace(/[^A-Za-z0-9._ -]+/g, '_').replace(/\s+/g, ' ').trim().slice(0, 120) || '_';
+  return safe === name ? safe : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 /**
@@ -174,8 +176,11 @@ export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, ses
   if (settings.profileDir === null || !session.has(phase) || session.phase(phase).totalBytes !== record.totalBytes) return '';
   const profile = session.profile(phase);
   if (!profile) return '';
-  const testFile = relativeToRoot(settings, task.file?.filepath ?? 'unknown');
-  const file = path.join(settings.root, settings.profileDir, testFile, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
+  // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/).
+  const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(0, -'.json'.length);
+  const file = path.join(dir, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
+  const profileRoot = path.resolve(settings.root, settings.profileDir);
+  if (path.relative(profileRoot, file).startsWith('..')) return '';
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(profile));

@@ -59,8 +59,9 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     expect(result.output).toContain('phase "encode"');
     expect(result.output).toMatch(/metric bytes: baseline 1\.00 MB \(1\d{6} B\), current 1\.10 MB/);
     // The failing phase's heap profile is saved for DevTools, and the message says where.
-    const profilePath = '.alloc-profiles/test/pipeline.test.ts/pipeline _ packs - build.heapprofile';
-    expect(result.output).toContain(`heap profile of "build": ${profilePath} (open in Chrome DevTools: Memory > Load profile)`);
+    const saved = /heap profile of "build": (\.alloc-profiles\/test\/pipeline\.test\.ts\/pipeline _ packs-[0-9a-f]{8} - build\.heapprofile) \(open in Chrome DevTools: Memory > Load profile\)/.exec(result.output);
+    expect(saved, result.output).not.toBeNull();
+    const profilePath = saved![1]!;
     const profile = project.readJson<{ head: { callFrame: { functionName: string }; children: unknown[] }; samples: unknown[] }>(profilePath);
     expect(profile.head.callFrame.functionName).toBe('(root)');
     expect(JSON.stringify(profile)).toContain('"functionName":"build"');
@@ -209,6 +210,8 @@ describe('test names', () => {
 import { encode } from './workload.ts';
 test('same name', () => { encode(1000); });
 test('same name', () => { encode(2000); });
+test('name reused by a test that records nothing', () => { encode(500); });
+test('name reused by a test that records nothing', () => {});
 let attempts = 0;
 test('retried', { retry: 1 }, () => {
   encode(3000);
@@ -220,6 +223,7 @@ test('retried', { retry: 1 }, () => {
     const result = project.run(['run']);
     expectExit(result, 1);
     expect(result.output).toContain('two tests in this file are named "same name"; their phases would share one baseline entry');
+    expect(result.output).toContain('two tests in this file are named "name reused by a test that records nothing"');
     expect(result.output).not.toMatch(/named "retried"/);
     expect(result.output).toMatch(/✓ retried .*\(retry x1\)/);
   });
