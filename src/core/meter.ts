@@ -145,20 +145,11 @@ class Meter {
     if (!this.running && this.open.size > 0) this.startSegment();
   }
 
-  /** The harness cost of one empty segment at this interval (already subtracted from every segment). */
-  calibration(samplingInterval: number): Calibration {
-    return this.calibrations.get(samplingInterval) ?? { heap: 0, external: 0, count: 0 };
-  }
-
   private startSegment(): number {
     if (this.samplingInterval > 0) {
       this.sampler ??= new HeapSampler();
       this.sampler.start(this.samplingInterval);
     }
-    return this.startHeapSegment();
-  }
-
-  private startHeapSegment(): number {
     // A GC between the read before start() and start() itself would be missed by the profiler, one
     // right after start() would be counted against a post-GC start value: either shows as the used
     // heap going down across start(), so try again.
@@ -178,8 +169,7 @@ class Meter {
   }
 
   private closeSegment(): void {
-    const calibration = this.calibrations.get(this.samplingInterval);
-    const heapFigures = this.closeHeapSegment(calibration?.heap ?? 0, calibration?.external ?? 0);
+    const { heap, external, maxOccupancy } = this.closeHeapSegment();
     let count = 0;
     let sites = new Map<string, SiteBytes>();
     let tree: CallTree | null = null;
@@ -190,17 +180,21 @@ class Meter {
       sites = summary.sites;
       tree = summary.tree;
     }
-    const harness = this.calibrations.get(this.samplingInterval);
-    if (harness) count = Math.max(0, count - harness.count);
-    this.addToOpen({ ...heapFigures, count, sites, tree });
-  }
-
-  private addToOpen(figures: SegmentFigures): void {
+    // The harness's own cost inside every segment (calibrated at start-up) counts for no region.
+    const harness = this.calibrations.get(this.samplingInterval) ?? { heap: 0, external: 0, count: 0 };
+    const figures: SegmentFigures = {
+      heap: heap - harness.heap,
+      external: external - harness.external,
+      count: Math.max(0, count - harness.count),
+      maxOccupancy,
+      sites,
+      tree,
+    };
     for (const region of this.open) region.add(figures);
   }
 
   /** Stop the GC profiler and work out the heap figures since the segment's start read. */
-  private closeHeapSegment(harnessHeap: number, harnessExternal: number): { heap: number; external: number; maxOccupancy: number } {
+  private closeHeapSegment(): { heap: number; external: number; maxOccupancy: number } {
     const end = read();
     const result = this.profiler?.stop() as { statistics: GcEntry[] } | undefined;
     const afterStop = read();
@@ -229,7 +223,7 @@ class Meter {
       external += beforeExternal - gc.afterGC.heapStatistics.externalMemory;
       maxOccupancy = Math.max(maxOccupancy, before + beforeExternal);
     }
-    return { heap: heap - harnessHeap, external: external - harnessExternal, maxOccupancy };
+    return { heap, external, maxOccupancy };
   }
 
   /**
