@@ -269,7 +269,7 @@ export function span<T>(name: string, fn: () => T): T {
   checkName(name, 'span');
   if (typeof fn !== 'function') throw new TypeError(`alloc-tracker: span(${JSON.stringify(name)}, fn) needs a function`);
   if (runningScopes === 0 && activated === null) return fn();
-  const scope = scopes.getStore() ?? (activated ? { session: activated, region: null, recording: true } : null);
+  const scope = currentScope();
   if (!scope || !scope.recording) return fn();
   // Recursion into a phase already open is one call of it: recording it again would count it twice.
   for (let r = scope.region; r; r = r.parent) if (r.name === name && r.session === scope.session) return fn();
