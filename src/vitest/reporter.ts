@@ -19,12 +19,8 @@ import {
 } from '../baseline/store.ts';
 import type { BaselineFile } from '../baseline/types.ts';
 import { emptySummary, formatRunReport, type FileReport, type PhaseRow, type RunReport } from '../report/baselines.ts';
-import { isMeasured } from './worker.ts';
+import { isMeasured, relativeToRoot } from './worker.ts';
 import { PROVIDE_KEY, type AllocTrackerOptions, type Mode, type TestAllocationMeta, type WorkerSettings } from './settings.ts';
-
-function relative(root: string, file: string): string {
-  return path.relative(root, file).split(path.sep).join('/');
-}
 
 export class AllocTrackerReporter implements Reporter {
   private vitest: Vitest | undefined;
@@ -77,7 +73,7 @@ export class AllocTrackerReporter implements Reporter {
       const target = path.resolve(root, this.options.outputFile);
       mkdirSync(path.dirname(target), { recursive: true });
       writeFileSync(target, `${JSON.stringify(report, null, 2)}\n`);
-      log(`alloc-tracker: JSON report written to ${relative(root, target)}`);
+      log(`alloc-tracker: JSON report written to ${relativeToRoot(root, target)}`);
     }
     // A baseline file that cannot be used fails the run even if no test noticed it.
     if (failed) process.exitCode = 1;
@@ -96,9 +92,9 @@ export class AllocTrackerReporter implements Reporter {
       seen.add(dirKey);
       for (const orphan of orphanedBaselineFiles(settings.root, settings.baselineDir)) {
         const report: FileReport = {
-          file: `${relative(settings.root, orphan.testFile)} (deleted)`,
+          file: `${relativeToRoot(settings.root, orphan.testFile)} (deleted)`,
           project: name,
-          baselineFile: relative(settings.root, orphan.baselineFile),
+          baselineFile: relativeToRoot(settings.root, orphan.baselineFile),
           written: false,
           error: null,
           rows: [],
@@ -125,7 +121,7 @@ export class AllocTrackerReporter implements Reporter {
           report.deleted = true;
         } else if (settings.mode === 'ci') {
           report.error =
-            `${report.baselineFile} belongs to ${relative(settings.root, orphan.testFile)}, which no longer exists; ` +
+            `${report.baselineFile} belongs to ${relativeToRoot(settings.root, orphan.testFile)}, which no longer exists; ` +
             'delete it, or run with --update-baselines where the tests run';
           this.vitest?.logger.error(`\nalloc-tracker: obsolete baseline file: ${report.error}`);
         }
@@ -144,9 +140,9 @@ export class AllocTrackerReporter implements Reporter {
     if (!isMeasured(settings, testFile)) return null;
     const baselinePath = baselinePathFor(settings.root, settings.baselineDir, testFile);
     const report: FileReport = {
-      file: relative(settings.root, testFile),
+      file: relativeToRoot(settings.root, testFile),
       project: module.project.name,
-      baselineFile: relative(settings.root, baselinePath),
+      baselineFile: relativeToRoot(settings.root, baselinePath),
       written: false,
       error: null,
       rows: [],

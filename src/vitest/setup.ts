@@ -158,7 +158,7 @@ afterAll(({}, suite) => {
     for (const phaseName of Object.keys(phases)) if (!recorded.has(phaseName)) obsolete.push({ test, phase: phaseName });
   }
   if (obsolete.length > 0) {
-    const baselineFile = relativeToRoot(settings, baselinePathFor(settings.root, settings.baselineDir, file.filepath));
-    throw withoutStack(formatObsolete(relativeToRoot(settings, file.filepath), baselineFile, environment, obsolete));
+    const baselineFile = relativeToRoot(settings.root, baselinePathFor(settings.root, settings.baselineDir, file.filepath));
+    throw withoutStack(formatObsolete(relativeToRoot(settings.root, file.filepath), baselineFile, environment, obsolete));
   }
 });

@@ -78,8 +78,9 @@ export function baselinesOf(settings: WorkerSettings, testFile: string): Baselin
   return baselineCache.get(file) ?? null;
 }
 
-export function relativeToRoot(settings: WorkerSettings, file: string): string {
-  return path.relative(settings.root, file).split(path.sep).join('/');
+/** `file` relative to `root`, with forward slashes: how paths are shown and matched against globs. */
+export function relativeToRoot(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
 }
 
 /** Tolerance and metrics for a phase: defaults < plugin options < file overrides < per-call options. */
@@ -88,7 +89,7 @@ export function effectiveRules(
   testFile: string,
   call?: BaselineMatchOptions,
 ): { tolerance: Tolerance; metrics: Metric[] } {
-  const overrides = matchingOverrides(settings.overrides, relativeToRoot(settings, testFile));
+  const overrides = matchingOverrides(settings.overrides, relativeToRoot(settings.root, testFile));
   let metrics = settings.metrics;
   for (const o of overrides) if (o.metrics) metrics = o.metrics;
   if (call?.metrics) metrics = call.metrics;
@@ -121,9 +122,9 @@ export function judgePhase(
   const { tolerance, metrics } = effectiveRules(settings, testFile, call);
   const ctx: PhaseContext = {
     test,
-    file: relativeToRoot(settings, testFile),
+    file: relativeToRoot(settings.root, testFile),
     phase: record.name,
-    baselineFile: relativeToRoot(settings, baselinePathFor(settings.root, settings.baselineDir, testFile)),
+    baselineFile: relativeToRoot(settings.root, baselinePathFor(settings.root, settings.baselineDir, testFile)),
     environment,
     root: settings.root,
     color: settings.color,
@@ -187,13 +188,13 @@ export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, ses
   } catch (error) {
     return `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`;
   }
-  return `\n  heap profile of "${phase}": ${relativeToRoot(settings, file)} (open in Chrome DevTools: Memory > Load profile)`;
+  return `\n  heap profile of "${phase}": ${relativeToRoot(settings.root, file)} (open in Chrome DevTools: Memory > Load profile)`;
 }
 
 /** Whether the plugin measures tests of this file (`include` option). */
 export function isMeasured(settings: WorkerSettings, testFile: string): boolean {
   if (settings.include.length === 0) return true;
-  const file = relativeToRoot(settings, testFile);
+  const file = relativeToRoot(settings.root, testFile);
   return settings.include.some((glob) => path.posix.matchesGlob(file, glob));
 }
 
