@@ -12,6 +12,17 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { HashingPassThrough, UserError, sha256Hex } from '../util.ts';
 
+/**
+ * Stop reading a tar whose entries failed: destroy the extractor, let the feeding pipeline settle, and
+ * rethrow a user error as it is or any other failure as `<what> (<cause>)`.
+ */
+async function abandonExtract(extract: tar.Extract, reading: Promise<void>, error: unknown, what: string): Promise<never> {
+  extract.destroy();
+  await reading.catch(() => {});
+  if (error instanceof UserError) throw error;
+  throw new UserError(`${what} (${(error as Error).message})`);
+}
+
 export const MEDIA_TYPE_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_TYPE_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_TYPE_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -242,10 +253,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
     }
     await reading;
   } catch (e) {
-    extract.destroy();
-    await reading.catch(() => {});
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${source}: corrupt or truncated archive (${(e as Error).message})`);
+    return abandonExtract(extract, reading, e, `${source}: corrupt or truncated archive`);
   }
   return imageFromStore(store, indexBytes);
 }
@@ -340,10 +348,7 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
     }
     await reading;
   } catch (e) {
-    extract.destroy();
-    await reading.catch(() => {});
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${where}: corrupt or truncated layer (${(e as Error).message})`);
+    await abandonExtract(extract, reading, e, `${where}: corrupt or truncated layer`);
   }
   const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
   if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
