@@ -5,7 +5,9 @@
  *      counts off (samplingInterval 0: exact bytes only) and exact counts (interval 1).
  * Run: npm run bench:cost
  */
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Session, span } from '../src/index.ts';
 import { formatTable } from '../src/report/table.ts';
 import { workloads, type Workload } from './workloads.ts';
@@ -64,8 +66,6 @@ if (sink === -1) console.log('');
 // 3. Memory: at interval 1 V8 keeps a sample per allocation until the phase ends. Fresh processes so
 // each peak RSS is its own (Linux: /proc/self/status).
 if (process.platform === 'linux') {
-  const { execFileSync } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
   const child = fileURLToPath(new URL('./cost-memory-child.ts', import.meta.url));
   const memoryRows = [0, 4096, 1].map((interval) => {
     const out = JSON.parse(execFileSync(process.execPath, ['--single-threaded', child, String(interval)], { encoding: 'utf8' })) as {
