@@ -10,6 +10,7 @@ import { copyFile, link, lchown, lutimes, mkdir, readdir, rename, rmdir, stat, s
 import { dirname, join, resolve } from 'node:path';
 import { openImage } from './archive/index.ts';
 import { hasGetfattr, scanImage } from './scan/index.ts';
+import { xattrNameProblem } from './scan/xattrs.ts';
 import type { FileInfo, FileMap } from './types.ts';
 import { UserError, makeTempDir, parentPath, progress, progressDone, removeQuietly, trackPending } from './util.ts';
 
@@ -32,22 +33,45 @@ export interface ExtractOptions {
   tempDir?: string;
 }
 
-function escapeForSetfattr(path: string): string {
+/**
+ * setfattr's quoting (attr's `quote()`/`unquote()`): bytes outside printable ASCII, white space, `\`
+ * and `=` as `\ooo` octal. Used for paths and names alike, so no byte of either can end a line or a
+ * field of the restore dump.
+ */
+export function quoteForSetfattr(text: string): string {
   let out = '';
-  for (const byte of Buffer.from(path, 'utf8')) {
-    out += byte < 0x21 || byte > 0x7e || byte === 0x5c ? `\\${byte.toString(8).padStart(3, '0')}` : String.fromCharCode(byte);
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte < 0x21 || byte > 0x7e || byte === 0x5c || byte === 0x3d ? `\\${byte.toString(8).padStart(3, '0')}` : String.fromCharCode(byte);
   }
   return out;
 }
 
+/** The `setfattr --restore` dump of `files` below `root`: names re-checked and quoted, values as base64. */
+export function xattrRestoreDump(root: string, files: Iterable<FileInfo>): string {
+  const blocks: string[] = [];
+  for (const f of files) {
+    const names = Object.keys(f.xattrs);
+    if (names.length === 0) continue;
+    const lines = [`# file: ${quoteForSetfattr(join(root, f.path))}`];
+    for (const name of names.sort()) {
+      // The scan already refused such names; a FileMap built another way must not get past here either.
+      const problem = xattrNameProblem(name);
+      if (problem) throw new UserError(`"${f.path}": xattr name ${JSON.stringify(name)} ${problem}`);
+      const value = f.xattrs[name] ?? '';
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new UserError(`"${f.path}": xattr ${name} has a value that is not base64`);
+      lines.push(`${quoteForSetfattr(name)}=0s${value}`);
+    }
+    blocks.push(`${lines.join('\n')}\n`);
+  }
+  return blocks.join('\n');
+}
+
 async function restoreXattrs(root: string, files: FileMap): Promise<boolean> {
-  const withXattrs = [...files.values()].filter((f) => Object.keys(f.xattrs).length > 0);
-  if (withXattrs.length === 0) return true;
+  const dump = xattrRestoreDump(root, files.values());
+  if (dump === '') return true;
   if (!(await hasGetfattr())) return false;
-  const dump = withXattrs
-    .map((f) => `# file: ${escapeForSetfattr(join(root, f.path))}\n${Object.entries(f.xattrs).map(([k, v]) => `${k}=0s${v}`).join('\n')}\n`)
-    .join('\n');
-  // The dump goes through standard input: nothing is written outside the target directory.
+  // The dump goes through standard input: nothing is written outside the target directory. -h: a
+  // symlink's own xattrs, never its target's.
   await new Promise<void>((res, rej) => {
     const child = execFile('setfattr', ['-h', '--restore=-'], (err, _o, stderr) =>
       err ? rej(new UserError(`setfattr failed: ${stderr.trim()}`)) : res(),

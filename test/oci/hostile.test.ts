@@ -2,6 +2,7 @@
  * Hostile and broken inputs: each must fail with a clear message, write nothing outside the target,
  * and leave no partial output behind.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,9 @@ import { writeOciArchive } from '../../src/oci/build/index.ts';
 import { readOciArchive } from '../../src/oci/archive/index.ts';
 import { UserError, canonicalJson } from '../../src/oci/util.ts';
 import { writeImageArchive, writeLayout, type EntrySpec } from '../../scripts/fixture-image.ts';
-import { DEBIAN_V1, runCli, tempDir } from './helpers.ts';
+import { DEBIAN_V1, runCli, tempDir, toolAvailable } from './helpers.ts';
+import { quoteForSetfattr, xattrRestoreDump } from '../../src/oci/extract.ts';
+import type { FileInfo } from '../../src/oci/types.ts';
 
 const dir = await tempDir('oci-hostile');
 let counter = 0;
@@ -176,6 +179,77 @@ suite('hostile layer entries', () => {
     await writeFile(join(box, 'precious'), 'keep me');
     await expect(extractImage(DEBIAN_V1, box)).rejects.toThrow(/exists and is not an empty directory/);
     expect(await readFile(join(box, 'precious'), 'utf8')).toBe('keep me');
+  });
+});
+
+suite('xattr names and values', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const hasAttr = toolAvailable('setfattr') && toolAvailable('getfattr');
+  /** The host file an injected `# file:` block would target, with no xattrs of its own. */
+  async function hostVictim(): Promise<string> {
+    const victim = join(dir, `victim-${counter++}`);
+    await writeFile(victim, 'host file');
+    return victim;
+  }
+  function userXattrs(file: string): string {
+    try {
+      return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', file], { encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  }
+
+  it('a name with a newline (a smuggled "# file:" block for a host path) is refused by scan, build and extract', async () => {
+    const victim = await hostVictim();
+    for (const name of [`user.a\n\n# file: ${victim}\nuser.pwned`, `user.a\n# file: ${victim}`]) {
+      const archive = await imageWith([[{ name: 'etc/', type: 'directory' }, { name: 'etc/f', type: 'file', content: 'x', xattrs: { [name]: 'v' } }]]);
+      await expectRejected(archive, /"\/etc\/f": xattr name "user\.a\\n.*" contains white space, a control character/);
+    }
+    if (hasAttr) expect(userXattrs(victim)).toBe('');
+  });
+
+  it('names outside the Linux namespaces, with "\\", spaces or over 255 bytes are refused with the entry named', async () => {
+    for (const [name, problem] of [
+      ['evil', /is not in a Linux xattr namespace/],
+      ['user.', /is not in a Linux xattr namespace/],
+      ['user.a\\012', /"\\"/],
+      ['user.a b', /white space/],
+      [`user.${'x'.repeat(300)}`, /longer than 255 bytes/],
+    ] as const) {
+      const archive = await imageWith([[{ name: 'f', type: 'file', content: 'x', xattrs: { [name]: 'v' } }]]);
+      await expectRejected(archive, problem);
+    }
+  });
+
+  it('a value over 64 KiB is refused', async () => {
+    const archive = await imageWith([[{ name: 'f', type: 'file', content: 'x', xattrs: { 'user.big': 'v'.repeat(65 * 1024) } }]]);
+    await expectRejected(archive, /xattr user\.big has a 66560-byte value; Linux allows at most 65536/);
+  });
+
+  it('the restore dump quotes paths like setfattr and re-checks names of a FileMap built by hand', () => {
+    const file = (path: string, xattrs: Record<string, string>): FileInfo => ({
+      path, type: 'file', mode: 0o644, size: 0, uid: 0, gid: 0, mtime: 0, inode: path, nlink: 1, linkTarget: '', xattrs, content: { kind: 'none' },
+    });
+    expect(quoteForSetfattr('/a b\n=\\é')).toBe('/a\\040b\\012\\075\\134\\303\\251');
+    const dump = xattrRestoreDump('/t', [file('/x\n# file: /etc/passwd', { 'user.k': b64('v') })]);
+    expect(dump).toBe('# file: /t/x\\012#\\040file:\\040/etc/passwd\nuser.k=0sdg==\n');
+    expect(() => xattrRestoreDump('/t', [file('/x', { 'user.a\n# file: /etc/passwd\nuser.b': b64('v') })])).toThrow(/contains white space/);
+    // PAX cannot carry "=" in a name (the record's key ends at the first one), a hand-made map can.
+    expect(() => xattrRestoreDump('/t', [file('/x', { 'user.a=b': b64('v') })])).toThrow(/"="/);
+    expect(() => xattrRestoreDump('/t', [file('/x', { 'user.a': 'not base64!\n# file: /etc' })])).toThrow(/not base64/);
+  });
+
+  it.runIf(hasAttr)('extract sets xattrs on the extracted file only, also when its name holds a newline', async () => {
+    const victim = await hostVictim();
+    const odd = `odd\n# file: ${victim}`;
+    const archive = await imageWith([[{ name: odd, type: 'file', content: 'x', xattrs: { 'user.component': 'app', 'user.bin': '\u00e9' } }]]);
+    const { target } = await sandbox();
+    const result = await extractImage(archive, target);
+    expect(result.xattrsRestored).toBe(true);
+    const extracted = userXattrs(join(target, odd));
+    expect(extracted).toMatch(/user\.component="app"/);
+    expect(extracted).toMatch(/user\.bin=/);
+    expect(userXattrs(victim)).toBe('');
   });
 });
 

@@ -11,7 +11,7 @@ import { forEachLayerEntry, type OciImage } from '../archive/index.ts';
 import type { FileInfo, FileMap } from '../types.ts';
 import { UserError, imagePathFromEntryName, isSameOrBelow, parentPath, progress } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
-import { keepXattr, readTreeXattrs } from './xattrs.ts';
+import { checkXattr, keepXattr, readTreeXattrs } from './xattrs.ts';
 
 export { parsePruneRules, isPruned, type PruneRule } from './prune.ts';
 export { hasGetfattr } from './xattrs.ts';
@@ -77,7 +77,8 @@ function countLinks(files: Iterable<FileInfo>): void {
   for (const f of list) f.nlink = counts.get(f.inode) ?? 1;
 }
 
-function xattrsFromPax(pax: unknown): Record<string, string> {
+/** The kept xattrs of a PAX header, base64 values by name; a name or value no file could have is an error. */
+function xattrsFromPax(pax: unknown, where: string, path: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!pax || typeof pax !== 'object') return out;
   const keys = Object.keys(pax)
@@ -85,7 +86,11 @@ function xattrsFromPax(pax: unknown): Record<string, string> {
     .sort();
   for (const k of keys) {
     const key = k.slice('SCHILY.xattr.'.length);
-    if (keepXattr(key)) out[key] = Buffer.from(String((pax as Record<string, string>)[k]), 'utf8').toString('base64');
+    const value = Buffer.from(String((pax as Record<string, string>)[k]), 'utf8');
+    checkXattr(key, value.length, (problem) => {
+      throw new UserError(`${where}: "${path}": ${problem}`);
+    });
+    if (keepXattr(key)) out[key] = value.toString('base64');
   }
   return out;
 }
@@ -172,7 +177,7 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
         mtime: Math.floor(header.mtime.getTime() / 1000),
         inode: `L${i}:${path}`,
         nlink: 1,
-        xattrs: xattrsFromPax(header.pax),
+        xattrs: xattrsFromPax(header.pax, where, path),
       };
       switch (header.type) {
         case 'directory':

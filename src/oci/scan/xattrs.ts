@@ -3,10 +3,40 @@
  * `getfattr` (Debian package `attr`) is run once per tree; without it xattrs are skipped with a note.
  */
 import { execFile } from 'node:child_process';
+import { UserError } from '../util.ts';
 
 /** Kept in images: everything but SELinux labels (host-specific) and `trusted.*` (privileged). */
 export function keepXattr(key: string): boolean {
   return key !== 'security.selinux' && !key.startsWith('trusted.');
+}
+
+/** Linux's limits (XATTR_NAME_MAX, XATTR_SIZE_MAX): nothing longer can exist on a real file. */
+export const MAX_XATTR_NAME_BYTES = 255;
+export const MAX_XATTR_VALUE_BYTES = 64 * 1024;
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.', 'system.'];
+
+/**
+ * Why an xattr name from an image cannot be used, or '' when it can. Names are printable ASCII
+ * without white space, `=` or `\`, in one of Linux's namespaces: a name that could not be set on a
+ * real file has no business in an image, and nothing in it can be read as syntax by the tools that
+ * write xattrs (a newline in a name once smuggled a `# file:` line into a setfattr restore).
+ */
+export function xattrNameProblem(name: string): string {
+  if (!XATTR_NAMESPACES.some((ns) => name.startsWith(ns) && name.length > ns.length)) {
+    return `is not in a Linux xattr namespace (${XATTR_NAMESPACES.map((ns) => `${ns}*`).join(', ')})`;
+  }
+  if (Buffer.byteLength(name, 'utf8') > MAX_XATTR_NAME_BYTES) return `is longer than ${MAX_XATTR_NAME_BYTES} bytes`;
+  if (!/^[\x21-\x7e]+$/.test(name) || /[=\\]/.test(name)) {
+    return 'contains white space, a control character, a non-ASCII character, "=" or "\\"';
+  }
+  return '';
+}
+
+/** Throws a UserError-like message (via `fail`) for a name or value that cannot be used. */
+export function checkXattr(name: string, valueBytes: number, fail: (problem: string) => never): void {
+  const problem = xattrNameProblem(name);
+  if (problem) fail(`xattr name ${JSON.stringify(name)} ${problem}`);
+  if (valueBytes > MAX_XATTR_VALUE_BYTES) fail(`xattr ${name} has a ${valueBytes}-byte value; Linux allows at most ${MAX_XATTR_VALUE_BYTES}`);
 }
 
 let getfattrPresent: boolean | undefined;
@@ -66,8 +96,12 @@ export async function readTreeXattrs(root: string): Promise<Map<string, Record<s
     }
     const eq = line.indexOf('=');
     if (!current || eq <= 0) continue;
-    const key = line.slice(0, eq);
-    if (keepXattr(key)) current[key] = valueToBase64(line.slice(eq + 1));
+    const key = unescapeName(line.slice(0, eq));
+    const value = valueToBase64(line.slice(eq + 1));
+    checkXattr(key, Buffer.from(value, 'base64').length, (problem) => {
+      throw new UserError(`${root}: ${problem}`);
+    });
+    if (keepXattr(key)) current[key] = value;
   }
   for (const [path, attrs] of result) if (Object.keys(attrs).length === 0) result.delete(path);
   return result;
