@@ -1,16 +1,18 @@
 import { defineConfig } from 'vitest/config';
-import { allocTracker } from './src/vitest/index.ts';
+// The built package, as users get it: the re-chunker imports `alloc-tracker` (dist) too, and spans and
+// sessions must come from one copy of the tracker.
+import { allocTracker } from 'alloc-tracker/vitest';
 
 export default defineConfig({
   // Our own product gates the re-chunker's phases; other tests call span() freely and are not measured.
   // ALLOC_TRACKER_JSON: where bench/gate-noise.ts collects each run's figures.
   plugins: [
     allocTracker({
-      include: ['test/oci/allocations.test.ts'],
+      include: ['packages/oci-chunk/test/allocations.test.ts'],
       outputFile: process.env.ALLOC_TRACKER_JSON,
       overrides: [
         {
-          files: 'test/oci/**',
+          files: 'packages/oci-chunk/test/**',
           // Streaming file I/O: the order in which the thread pool's callbacks complete changes how
           // chunks batch, so a small phase can take one of two paths (oci_build of the two-layer
           // image: 495 or 519 kB, `npm run bench:gate-noise`). A 64 KiB floor absorbs that; 5% still
@@ -21,7 +23,7 @@ export default defineConfig({
     }),
   ],
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/**/fixture-projects/**', 'test/**/.work/**'],
     // Numbers repeat only without V8's concurrent threads (see README, Determinism).
     pool: 'forks',

@@ -25,7 +25,7 @@ function post<T>(inspector: InspectorSession, method: string, params?: object): 
     failure = error;
     out = result as T;
   });
-  if (failure) throw failure;
+  if (failure) throw failure as Error;
   return out as T;
 }
 
@@ -45,8 +45,7 @@ async function sampledHeapBytes(workload: Workload): Promise<number> {
 
 const rows: string[][] = [];
 let failures = 0;
-const percent = (diff: number, of: number): string =>
-  `${diff >= 0 ? '+' : ''}${Math.round(diff)} (${((diff / of) * 100).toFixed(3)}%)`;
+const percent = (diff: number, of: number): string => `${diff >= 0 ? '+' : ''}${Math.round(diff)} (${((diff / of) * 100).toFixed(3)}%)`;
 const within = (diff: number, of: number): boolean => Math.abs(diff) <= Math.max(1024, Math.abs(of) * 0.01);
 
 for (const workload of workloads) {
@@ -54,7 +53,7 @@ for (const workload of workloads) {
   // Same execution, two independent mechanisms: the used-heap/GC identity (record.heapBytes) and the
   // sampler at interval 1 summing every allocation event (the record's sites, harness excluded).
   const session = new Session({ samplingInterval: 1, topSites: 1_000_000 });
-  const record = await session.operation(workload.name).measure(() => workload.run(), { iterations: CALLS });
+  const record = await Promise.resolve(session.operation(workload.name).measure(() => workload.run(), { iterations: CALLS }));
   const sampledSameRun = record.sites.reduce((sum, site) => sum + site.bytes, 0);
   // A separate pass of the bare sampler: independent of our code entirely, but not the same execution.
   const sampledSeparately = await sampledHeapBytes(workload);
@@ -72,7 +71,9 @@ for (const workload of workloads) {
     sameRunOk && externalOk ? 'ok' : 'OFF',
   ]);
 }
-console.log(`Accuracy per call (warm after ${WARMUP} calls, mean of ${CALLS}; node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`);
+console.log(
+  `Accuracy per call (warm after ${WARMUP} calls, mean of ${CALLS}; node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`,
+);
 console.log(
   formatTable(
     ['Workload', 'Heap bytes', 'vs sampler, same run', 'vs sampler, separate run', 'External bytes', 'vs analytic', 'Within 1%/1 KiB'],
@@ -81,7 +82,9 @@ console.log(
   ),
 );
 // Analytic check: 1e5 objects {a, b} are 40 B each without pointer compression, plus the 8e5 B + 16 B array.
-const objects = new Session({ samplingInterval: 0 }).operation('small-objects').measure(() => workloads[0]!.run(), { iterations: CALLS, warmup: WARMUP });
+const objects = new Session({ samplingInterval: 0 })
+  .operation('small-objects')
+  .measure(() => workloads[0]!.run(), { iterations: CALLS, warmup: WARMUP });
 const analytic = 100_000 * 40 + 100_000 * 8 + 16;
 console.log(`\nsmall-objects vs analytic ${analytic} B: ${percent(objects.heapBytes - analytic, analytic)}`);
 if (!within(objects.heapBytes - analytic, analytic)) failures++;

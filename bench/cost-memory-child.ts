@@ -9,4 +9,6 @@ const record = new Session({ samplingInterval: interval }).operation('many').mea
 });
 // VmHWM: the process's peak resident set (Linux).
 const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
-process.stdout.write(`${JSON.stringify({ wallMs: record.wallMs, peakMiB: peakKiB / 1024, count: record.count, sink: sink !== undefined })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ wallMs: record.wallMs, peakMiB: peakKiB / 1024, count: record.count, sink: sink !== undefined })}\n`,
+);

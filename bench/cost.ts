@@ -29,7 +29,9 @@ const bare = best(() => {
 const idle = best(() => {
   for (let i = 0; i < CALLS; i++) span('idle', work);
 });
-console.log(`span() with no active session: ${idle.toFixed(1)} ns/call (bare call ${bare.toFixed(1)} ns; overhead ${(idle - bare).toFixed(1)} ns)\n`);
+console.log(
+  `span() with no active session: ${idle.toFixed(1)} ns/call (bare call ${bare.toFixed(1)} ns; overhead ${(idle - bare).toFixed(1)} ns)\n`,
+);
 
 // 2. Measured against unmeasured, warm.
 const ITERATIONS = 10;
@@ -42,9 +44,15 @@ const rows: string[][] = [];
 for (const workload of workloads) {
   for (let i = 0; i < 30; i++) await workload.run();
   const plain = Math.min(await timeUnmeasured(workload), await timeUnmeasured(workload));
-  const bytesOnly = await new Session({ samplingInterval: 0 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS });
-  const withCounts = await new Session({ samplingInterval: 1 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS });
-  const sampled = await new Session({ samplingInterval: 4096 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS });
+  const bytesOnly = await Promise.resolve(
+    new Session({ samplingInterval: 0 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+  );
+  const withCounts = await Promise.resolve(
+    new Session({ samplingInterval: 1 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+  );
+  const sampled = await Promise.resolve(
+    new Session({ samplingInterval: 4096 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+  );
   rows.push([
     workload.name,
     plain.toFixed(2),
@@ -53,13 +61,17 @@ for (const workload of workloads) {
     `${withCounts.wallMs.toFixed(2)} (${(withCounts.wallMs / plain).toFixed(1)}x)`,
   ]);
 }
-console.log(`Wall time per call in ms, warm, mean of ${ITERATIONS} (node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`);
 console.log(
-  formatTable(
-    ['Workload', 'Unmeasured', 'Bytes only (interval 0)', 'Sites, no count (4096)', 'Exact counts (interval 1)'],
-    rows,
-    ['left', 'right', 'right', 'right', 'right'],
-  ),
+  `Wall time per call in ms, warm, mean of ${ITERATIONS} (node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`,
+);
+console.log(
+  formatTable(['Workload', 'Unmeasured', 'Bytes only (interval 0)', 'Sites, no count (4096)', 'Exact counts (interval 1)'], rows, [
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]),
 );
 if (sink === -1) console.log('');
 

@@ -62,11 +62,20 @@ for (const flags of [['--single-threaded'], []]) {
 }
 console.log(`Repeatability over ${RUNS} fresh processes per row (node ${process.version}, sampling interval ${INTERVAL})\n`);
 console.log(
-  formatTable(
-    ['Flags', 'Workload', 'Mode', 'Mean bytes', 'CV bytes', 'Mean count', 'CV count', 'Target'],
-    rows,
-    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'],
-  ),
+  formatTable(['Flags', 'Workload', 'Mode', 'Mean bytes', 'CV bytes', 'Mean count', 'CV count', 'Target'], rows, [
+    'left',
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+  ]),
 );
-console.log(breaches === 0 ? '\nEvery row under the documented flag meets CV(bytes) <= 0.5% and CV(count) <= 1%.' : `\n${breaches} row(s) over target.`);
+console.log(
+  breaches === 0
+    ? '\nEvery row under the documented flag meets CV(bytes) <= 0.5% and CV(count) <= 1%.'
+    : `\n${breaches} row(s) over target.`,
+);
 if (breaches > 0) process.exitCode = 1;

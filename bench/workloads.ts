@@ -17,7 +17,7 @@ const jsonText = JSON.stringify(
 );
 
 /** Sizes from 128 B to 1 MiB: above V8's 64-byte limit for on-heap typed arrays, so all external. */
-const bufferSizes = Array.from({ length: 64 }, (_, i) => 128 << i % 14);
+const bufferSizes = Array.from({ length: 64 }, (_, i) => 128 << (i % 14));
 const bufferTotal = bufferSizes.reduce((a, b) => a + b, 0);
 
 const streamChunks = Array.from({ length: 2_000 }, (_, i) => `chunk ${i} `.repeat(20));
@@ -26,7 +26,7 @@ export const workloads: Workload[] = [
   {
     name: 'small-objects',
     run: () => {
-      const out = new Array(100_000);
+      const out: unknown[] = new Array<unknown>(100_000);
       for (let i = 0; i < out.length; i++) out[i] = { a: i, b: i };
       return out;
     },

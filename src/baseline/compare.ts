@@ -57,7 +57,9 @@ export function validateMetrics(metrics: unknown, where: string): Metric[] {
 /** Check a user's tolerance; throws naming the option and the bad field. */
 export function validateTolerance(input: unknown, where: string): ToleranceInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new TypeError(`alloc-tracker: ${where} must be an object like { percent: 3, bytes: '1 KiB', count: 8 }, got ${JSON.stringify(input)}`);
+    throw new TypeError(
+      `alloc-tracker: ${where} must be an object like { percent: 3, bytes: '1 KiB', count: 8 }, got ${JSON.stringify(input)}`,
+    );
   }
   const t = input as Record<string, unknown>;
   for (const key of Object.keys(t)) {
@@ -66,7 +68,9 @@ export function validateTolerance(input: unknown, where: string): ToleranceInput
     }
   }
   if (t.percent !== undefined && (typeof t.percent !== 'number' || !Number.isFinite(t.percent) || t.percent < 0)) {
-    throw new RangeError(`alloc-tracker: ${where}.percent must be a number >= 0 (percent of the baseline), got ${JSON.stringify(t.percent)}`);
+    throw new RangeError(
+      `alloc-tracker: ${where}.percent must be a number >= 0 (percent of the baseline), got ${JSON.stringify(t.percent)}`,
+    );
   }
   if (t.count !== undefined && (typeof t.count !== 'number' || !Number.isFinite(t.count) || t.count < 0)) {
     throw new RangeError(`alloc-tracker: ${where}.count must be a number >= 0 (allocations), got ${JSON.stringify(t.count)}`);
@@ -75,10 +79,10 @@ export function validateTolerance(input: unknown, where: string): ToleranceInput
     try {
       parseByteSize(t.bytes as number | string);
     } catch (error) {
-      throw new RangeError(`${where}.bytes: ${(error as Error).message}`);
+      throw new RangeError(`${where}.bytes: ${(error as Error).message}`, { cause: error });
     }
   }
-  return t as ToleranceInput;
+  return t;
 }
 
 /** Layer tolerances: later inputs override the fields they set. */
@@ -140,7 +144,10 @@ export function comparePhase(
       continue;
     }
     if (metric === 'count' && baseline.countMethod !== current.countMethod) {
-      skipped.push({ metric, reason: `the count method changed from ${baseline.countMethod} to ${current.countMethod}; update the baselines` });
+      skipped.push({
+        metric,
+        reason: `the count method changed from ${baseline.countMethod} to ${current.countMethod}; update the baselines`,
+      });
       continue;
     }
     const base = baseline[metric];

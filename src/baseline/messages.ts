@@ -81,7 +81,11 @@ export function formatRegression(
   }
   lines.push(`  top allocation sites of "${ctx.phase}":`, ...formatSites(sites, ctx.root));
   lines.push(`  stored entry (${ctx.baselineFile}, ${ctx.environment}) vs this run:`);
-  lines.push(...formatEntryDiff(baseline, current, ctx.color).split('\n').map((l) => `    ${l}`));
+  lines.push(
+    ...formatEntryDiff(baseline, current, ctx.color)
+      .split('\n')
+      .map((l) => `    ${l}`),
+  );
   lines.push(`  If the increase is intended, accept it with: ${UPDATE_HINT}`);
   return lines.join('\n');
 }

@@ -13,8 +13,7 @@ export class BaselineFileError extends Error {
   readonly file: string;
   constructor(file: string, problem: string) {
     super(
-      `alloc-tracker: baseline file ${file} ${problem}. ` +
-        'It was left untouched; fix it or delete it and rerun with --update-baselines.',
+      `alloc-tracker: baseline file ${file} ${problem}. ` + 'It was left untouched; fix it or delete it and rerun with --update-baselines.',
     );
     this.name = 'BaselineFileError';
     this.file = file;
@@ -28,7 +27,13 @@ export class BaselineFileError extends Error {
 export function baselinePathFor(root: string, baselineDir: string, testFile: string): string {
   let relative = path.relative(root, testFile);
   if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    relative = path.join('_outside_root', path.resolve(testFile).replace(/^[a-zA-Z]:/, '').replace(/^[\\/]+/, ''));
+    relative = path.join(
+      '_outside_root',
+      path
+        .resolve(testFile)
+        .replace(/^[a-zA-Z]:/, '')
+        .replace(/^[\\/]+/, ''),
+    );
   }
   return path.resolve(root, baselineDir, `${relative}.json`);
 }
@@ -81,7 +86,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value) ?? typeof value}`;
 }
 
 /** Check the shape of parsed JSON; throws a BaselineFileError naming the JSON path of the first problem. */
@@ -110,7 +117,10 @@ export function validateBaselineFile(data: unknown, file: string): BaselineFile 
           fail(`${phasePath} > peakBytes`, `expected a number >= 0, got ${describe(m.peakBytes)}`);
         }
         if (!COUNT_METHODS.includes(m.countMethod as CountMethod)) {
-          fail(`${phasePath} > countMethod`, `expected one of ${COUNT_METHODS.join(', ')}, got ${m.countMethod === undefined ? 'nothing' : describe(m.countMethod)}`);
+          fail(
+            `${phasePath} > countMethod`,
+            `expected one of ${COUNT_METHODS.join(', ')}, got ${m.countMethod === undefined ? 'nothing' : describe(m.countMethod)}`,
+          );
         }
       }
     }

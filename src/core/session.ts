@@ -191,13 +191,7 @@ function learnSpanOverhead(samplingInterval: number): void {
   spanOverhead.set(samplingInterval, { heap, count });
 }
 
-function openRegion(
-  name: string,
-  session: Session,
-  parent: PhaseRegion | null,
-  iterations: number,
-  warmup = 0,
-): PhaseRegion {
+function openRegion(name: string, session: Session, parent: PhaseRegion | null, iterations: number, warmup = 0): PhaseRegion {
   meter.pause();
   const region = new PhaseRegion(name, session, parent, iterations, warmup);
   for (const other of meter.openRegions) {
@@ -328,7 +322,9 @@ export class Operation {
     const outer = current?.region ?? null;
     // Inside another measure()'s warm-up nothing may be recorded: measure into a scratch session.
     const session =
-      current && !current.recording ? new Session({ samplingInterval: this.session.samplingInterval, topSites: this.session.topSites }) : this.session;
+      current && !current.recording
+        ? new Session({ samplingInterval: this.session.samplingInterval, topSites: this.session.topSites })
+        : this.session;
     const scope: Scope = { session, region: outer, recording: true };
     const warmUpScope: Scope = { session, region: outer, recording: false };
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {
@@ -438,6 +434,7 @@ export class Session {
    */
   activate(): () => void {
     activations.push(this);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the isolate's active session is this one
     activated = this;
     let active = true;
     return () => {

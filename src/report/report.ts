@@ -31,7 +31,7 @@ export class Report {
     if (overlapped.length > 0) {
       notes.push(
         `Note: ${overlapped.map((r) => r.name).join(', ')} overlapped with other phases in time; ` +
-          'their figures include each other\'s allocations.',
+          "their figures include each other's allocations.",
       );
     }
     if (!this.determinism.deterministic) notes.push(`Note: ${this.determinism.warning}.`);

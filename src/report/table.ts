@@ -5,9 +5,7 @@
 export type Align = 'left' | 'right';
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     `| ${cells
       .map((cell, column) => {

@@ -47,7 +47,10 @@ function validateOptions(options: AllocTrackerOptions): void {
     if (o.tolerance !== undefined) validateTolerance(o.tolerance, `${where}.tolerance`);
     if (o.metrics !== undefined) validateMetrics(o.metrics, `${where}.metrics`);
   }
-  if (options.include !== undefined && (!Array.isArray(options.include) || !options.include.every((g) => typeof g === 'string' && g !== ''))) {
+  if (
+    options.include !== undefined &&
+    (!Array.isArray(options.include) || !options.include.every((g) => typeof g === 'string' && g !== ''))
+  ) {
     throw new TypeError(`alloc-tracker: allocTracker({ include }) must be an array of globs, got ${JSON.stringify(options.include)}`);
   }
   if (options.mode !== undefined && !['local', 'update', 'ci'].includes(options.mode)) {
@@ -58,7 +61,9 @@ function validateOptions(options: AllocTrackerOptions): void {
     throw new RangeError(`alloc-tracker: allocTracker({ samplingInterval }) must be a whole number >= 0, got ${String(interval)}`);
   }
   if (options.report !== undefined && !['full', 'changes', 'off'].includes(options.report)) {
-    throw new TypeError(`alloc-tracker: allocTracker({ report }) must be 'full', 'changes' or 'off', got ${JSON.stringify(options.report)}`);
+    throw new TypeError(
+      `alloc-tracker: allocTracker({ report }) must be 'full', 'changes' or 'off', got ${JSON.stringify(options.report)}`,
+    );
   }
 }
 
@@ -104,11 +109,19 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       const baselineDir = options.baselineDir ?? 'baselines';
       const profileDir = options.profiles === false ? null : (options.profiles ?? '.alloc-profiles');
       // These directories are ours to write (and baselines to prune): real subdirectories of the project.
-      for (const [option, dir] of [['baselineDir', baselineDir], ['profiles', profileDir]] as const) {
+      for (const [option, dir] of [
+        ['baselineDir', baselineDir],
+        ['profiles', profileDir],
+      ] as const) {
         if (dir === null) continue;
         const resolvedDir = path.resolve(config.root, dir);
         const relativeDir = path.relative(config.root, resolvedDir);
-        if (relativeDir === '' || relativeDir.startsWith('..') || path.isAbsolute(relativeDir) || relativeDir.split(path.sep).includes('node_modules')) {
+        if (
+          relativeDir === '' ||
+          relativeDir.startsWith('..') ||
+          path.isAbsolute(relativeDir) ||
+          relativeDir.split(path.sep).includes('node_modules')
+        ) {
           throw new Error(
             `alloc-tracker: allocTracker({ ${option}: ${JSON.stringify(dir)} }) must be a subdirectory of the ` +
               `project root ${config.root} (and not inside node_modules), e.g. '${option === 'baselineDir' ? 'baselines' : '.alloc-profiles'}'`,

@@ -24,8 +24,13 @@ interface MatcherResult {
 function isPhaseRecord(value: unknown): value is PhaseRecord {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
-  return typeof r.name === 'string' && typeof r.bytes === 'number' && typeof r.count === 'number' &&
-    typeof r.peakBytes === 'number' && Array.isArray(r.sites);
+  return (
+    typeof r.name === 'string' &&
+    typeof r.bytes === 'number' &&
+    typeof r.count === 'number' &&
+    typeof r.peakBytes === 'number' &&
+    Array.isArray(r.sites)
+  );
 }
 
 function requireRecord(matcher: string, actual: unknown): PhaseRecord {
@@ -47,7 +52,7 @@ function limitOf(matcher: string, limit: unknown): number {
   try {
     return parseByteSize(limit as number | string);
   } catch (error) {
-    throw new TypeError(`${matcher}(${JSON.stringify(limit)}): ${(error as Error).message}`);
+    throw new TypeError(`${matcher}(${JSON.stringify(limit)}): ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -148,12 +148,11 @@ export class AllocTrackerReporter implements Reporter {
       rows: [],
     };
     const tests = [...module.children.allTests()];
-    const measured = tests
-      .map((testCase) => ({
-        testCase,
-        state: testCase.result().state,
-        meta: (testCase.meta() as Record<string, unknown>)[PROVIDE_KEY] as TestAllocationMeta | undefined,
-      }));
+    const measured = tests.map((testCase) => ({
+      testCase,
+      state: testCase.result().state,
+      meta: (testCase.meta() as Record<string, unknown>)[PROVIDE_KEY] as TestAllocationMeta | undefined,
+    }));
     let onDisk: BaselineFile | null;
     try {
       onDisk = readBaselineFile(baselinePath);
@@ -237,7 +236,9 @@ export class AllocTrackerReporter implements Reporter {
         });
       }
       if (settings.mode === 'update') {
-        changes.push(entry.phase === null ? { kind: 'removeTest', test: entry.test } : { kind: 'removePhase', test: entry.test, phase: entry.phase });
+        changes.push(
+          entry.phase === null ? { kind: 'removeTest', test: entry.test } : { kind: 'removePhase', test: entry.test, phase: entry.phase },
+        );
       }
     }
 

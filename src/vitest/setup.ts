@@ -132,7 +132,7 @@ afterEach(({ task: rawTask }) => {
 function collectTestNames(suite: SuiteLike, into: Set<string>): Set<string> {
   for (const task of suite.tasks ?? []) {
     if (task.type === 'test') into.add(fullTestName(task as TaskLike));
-    else collectTestNames(task as SuiteLike, into);
+    else collectTestNames(task, into);
   }
   return into;
 }

@@ -163,7 +163,12 @@ export function judgePhase(
 
 /** A file-name-safe form of a test or phase name; a short hash keeps altered names apart (`a/b`, `a?b`). */
 function fileNamePart(name: string): string {
-  const safe = name.replace(/[^A-Za-z0-9._ -]+/g, '_').replace(/\s+/g, ' ').trim().slice(0, 120) || '_';
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9._ -]+/g, '_')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 120) || '_';
   return safe === name ? safe : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
@@ -178,7 +183,10 @@ export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, ses
   const profile = session.profile(phase);
   if (!profile) return '';
   // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/).
-  const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(0, -'.json'.length);
+  const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(
+    0,
+    -'.json'.length,
+  );
   const file = path.join(dir, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
   const profileRoot = path.resolve(settings.root, settings.profileDir);
   if (path.relative(profileRoot, file).startsWith('..')) return '';

@@ -48,7 +48,7 @@ describe('comparePhase', () => {
   test('the worst metric decides and skipped metrics say why', () => {
     const result = comparePhase(m(1000_000, 100, { countMethod: 'off' }), m(1200_000, 100), ['bytes', 'count'], DEFAULT_TOLERANCE);
     expect(result.status).toBe('regressed');
-    expect(result.skipped).toEqual([{ metric: 'count', reason: expect.stringContaining('no allocation count') }]);
+    expect(result.skipped).toEqual([{ metric: 'count', reason: expect.stringContaining('no allocation count') as unknown }]);
   });
   test('a baseline without peakBytes skips that metric', () => {
     const { peakBytes: _omit, ...noPeak } = m(100, 1);
@@ -58,15 +58,24 @@ describe('comparePhase', () => {
 
 describe('tolerance layering and validation', () => {
   test('later layers override the fields they set; byte floors accept units', () => {
-    expect(resolveTolerance({ percent: 10 }, undefined, { bytes: '1 MiB' })).toEqual({ percent: 10, bytes: 2 ** 20, count: DEFAULT_TOLERANCE.count });
+    expect(resolveTolerance({ percent: 10 }, undefined, { bytes: '1 MiB' })).toEqual({
+      percent: 10,
+      bytes: 2 ** 20,
+      count: DEFAULT_TOLERANCE.count,
+    });
   });
   test('file overrides match globs relative to the root', () => {
-    const overrides = [{ files: 'test/oci/**', tolerance: { percent: 1 } }, { files: ['**/*.bench.ts'], metrics: ['bytes' as const] }];
+    const overrides = [
+      { files: 'test/oci/**', tolerance: { percent: 1 } },
+      { files: ['**/*.bench.ts'], metrics: ['bytes' as const] },
+    ];
     expect(matchingOverrides(overrides, 'test/oci/pipeline.test.ts')).toEqual([overrides[0]]);
     expect(matchingOverrides(overrides, 'test/other.test.ts')).toEqual([]);
   });
   test('bad options name the option and the field', () => {
-    expect(() => validateTolerance({ percent: -1 }, 'allocTracker({ tolerance })')).toThrow('allocTracker({ tolerance }).percent must be a number >= 0');
+    expect(() => validateTolerance({ percent: -1 }, 'allocTracker({ tolerance })')).toThrow(
+      'allocTracker({ tolerance }).percent must be a number >= 0',
+    );
     expect(() => validateTolerance({ pct: 1 }, 'x')).toThrow('unknown field "pct"');
     expect(() => validateTolerance({ bytes: 'lots' }, 'x')).toThrow(/x.bytes: .*cannot read "lots"/);
     expect(() => validateMetrics(['bytes', 'rss'], 'metrics')).toThrow(`metrics must be a non-empty array of 'bytes', 'count'`);
@@ -79,7 +88,15 @@ describe('messages', () => {
     const current = m(1_100_000, 100);
     const tolerance = DEFAULT_TOLERANCE;
     const text = formatRegression(
-      { test: 'pipeline > packs', file: 'test/a.test.ts', phase: 'compress', baselineFile: 'baselines/test/a.test.ts.json', environment: 'node26-linux-x64', root: '/repo', color: false },
+      {
+        test: 'pipeline > packs',
+        file: 'test/a.test.ts',
+        phase: 'compress',
+        baselineFile: 'baselines/test/a.test.ts.json',
+        environment: 'node26-linux-x64',
+        root: '/repo',
+        color: false,
+      },
       comparePhase(baseline, current, ['bytes', 'count'], tolerance),
       tolerance,
       baseline,
@@ -87,7 +104,9 @@ describe('messages', () => {
       [{ functionName: 'deflate', location: 'file:///repo/src/z.ts:10:3', bytes: 900_000, share: 0.9 }],
     );
     expect(text).toContain('allocation regression in test "pipeline > packs" (test/a.test.ts), phase "compress"');
-    expect(text).toContain('metric bytes: baseline 1.00 MB (1000000 B), current 1.10 MB (1100000 B), change +10.00% (+100.0 kB); tolerance ±5% or 16.38 kB');
+    expect(text).toContain(
+      'metric bytes: baseline 1.00 MB (1000000 B), current 1.10 MB (1100000 B), change +10.00% (+100.0 kB); tolerance ±5% or 16.38 kB',
+    );
     expect(text).toMatch(/90\.0%\s+900\.0 kB\s+deflate \(src\/z\.ts:10:3\)/);
     expect(text).toMatch(/-\s+bytes: 1000000\n\s+\+\s+bytes: 1100000/);
     expect(text).not.toContain('\u001b[');

@@ -20,9 +20,14 @@ describe('parseByteSize', () => {
     expect(parseByteSize(input)).toBe(bytes);
   });
 
-  test.each(['', 'MB', '-1 MB', '1e3 B', '12 parsecs', '1,5 GB', '5 Mbit', '1 2 MB'])('rejects %j naming the input and the units', (input) => {
-    expect(() => parseByteSize(input)).toThrow(new RegExp(`cannot read ${JSON.stringify(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} as a byte size.*units: B, kB/KB`));
-  });
+  test.each(['', 'MB', '-1 MB', '1e3 B', '12 parsecs', '1,5 GB', '5 Mbit', '1 2 MB'])(
+    'rejects %j naming the input and the units',
+    (input) => {
+      expect(() => parseByteSize(input)).toThrow(
+        new RegExp(`cannot read ${JSON.stringify(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} as a byte size.*units: B, kB/KB`),
+      );
+    },
+  );
 
   test.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('rejects the number %d', (input) => {
     expect(() => parseByteSize(input)).toThrow(/finite number >= 0/);

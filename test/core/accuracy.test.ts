@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Session, determinismStatus, environmentFingerprint } from '../../src/index.ts';
 
 /** Kept outside the functions so the JIT cannot remove the allocations. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- written, never read, on purpose
 let sink: unknown;
 
 function makeObjects(): void {
@@ -12,9 +13,7 @@ function makeObjects(): void {
 
 describe('accuracy against analytic sizes (warm)', () => {
   it('1e5 two-field objects: 40 B each plus the 8e5 B array, within 0.1%', () => {
-    const record = new Session({ samplingInterval: 0 })
-      .operation('objects')
-      .measure(makeObjects, { iterations: 5, warmup: 30 });
+    const record = new Session({ samplingInterval: 0 }).operation('objects').measure(makeObjects, { iterations: 5, warmup: 30 });
     // Node builds V8 without pointer compression: map + properties + elements + 2 in-object fields.
     const analytic = 100_000 * 40 + 100_000 * 8 + 16;
     expect(Math.abs(record.heapBytes - analytic) / analytic).toBeLessThan(0.001);
@@ -39,11 +38,14 @@ describe('accuracy against analytic sizes (warm)', () => {
   it('counts scale with the work: twice the objects, twice the allocation events', () => {
     const session = new Session();
     const count = (n: number): number =>
-      session.operation(`n${n}`).measure(() => {
-        const out: { i: number }[] = [];
-        for (let i = 0; i < n; i++) out.push({ i });
-        sink = out;
-      }, { iterations: 3, warmup: 30 }).count;
+      session.operation(`n${n}`).measure(
+        () => {
+          const out: { i: number }[] = [];
+          for (let i = 0; i < n; i++) out.push({ i });
+          sink = out;
+        },
+        { iterations: 3, warmup: 30 },
+      ).count;
     const small = count(20_000);
     const large = count(40_000);
     expect(small).toBeGreaterThan(1000);
@@ -77,9 +79,12 @@ describe('accuracy against analytic sizes (warm)', () => {
       return out;
     }
     const session = new Session();
-    const record = session.operation('rows').measure(() => {
-      sink = allocateRows();
-    }, { iterations: 2 });
+    const record = session.operation('rows').measure(
+      () => {
+        sink = allocateRows();
+      },
+      { iterations: 2 },
+    );
     const profile = session.profile('rows');
     expect(profile).not.toBeNull();
     const nodes: NonNullable<typeof profile>['head'][] = [];
@@ -114,9 +119,8 @@ describe('accuracy against analytic sizes (warm)', () => {
 
   it('peakBytes sees a large transient allocation that is garbage by the end', () => {
     const record = new Session({ samplingInterval: 0 }).operation('transient').measure(() => {
-      let big: ArrayBuffer | null = new ArrayBuffer(8 << 20);
+      const big = new ArrayBuffer(8 << 20);
       sink = big.byteLength;
-      big = null;
     });
     expect(record.peakBytes).toBeGreaterThanOrEqual(8 << 20);
   });

@@ -4,16 +4,38 @@ import { determinismStatus } from '../../src/core/environment.ts';
 
 function record(name: string, bytes: number, count: number): PhaseRecord {
   return {
-    name, iterations: 1, warmup: 0, bytes, heapBytes: bytes, externalBytes: 0, count, countMethod: 'exact', samplingInterval: 1,
-    peakBytes: bytes, wallMs: 1, totalBytes: bytes, totalHeapBytes: bytes, totalExternalBytes: 0, totalCount: count,
-    overlapped: false, overlappedWith: [], parent: null, deterministic: true, sites: [],
+    name,
+    iterations: 1,
+    warmup: 0,
+    bytes,
+    heapBytes: bytes,
+    externalBytes: 0,
+    count,
+    countMethod: 'exact',
+    samplingInterval: 1,
+    peakBytes: bytes,
+    wallMs: 1,
+    totalBytes: bytes,
+    totalHeapBytes: bytes,
+    totalExternalBytes: 0,
+    totalCount: count,
+    overlapped: false,
+    overlappedWith: [],
+    parent: null,
+    deterministic: true,
+    sites: [],
   };
 }
 
 describe('Report', () => {
   it('prints the table: sorted rows, names left, numbers right, columns as wide as their widest cell', () => {
     const report = new Report(
-      [record('scan', 99375505, 607710), record('components', 252055871, 1049679), record('packing', 9073500, 3033), record('oci_build', 29006550, 1106100)],
+      [
+        record('scan', 99375505, 607710),
+        record('components', 252055871, 1049679),
+        record('packing', 9073500, 3033),
+        record('oci_build', 29006550, 1106100),
+      ],
       environmentFingerprint(),
       determinismStatus(['--single-threaded']),
     );
@@ -52,9 +74,26 @@ describe('Report', () => {
     expect(json.environment.key).toBe(environmentFingerprint().key);
     expect(Object.keys(phase ?? {}).sort()).toEqual(
       [
-        'bytes', 'count', 'countMethod', 'deterministic', 'externalBytes', 'heapBytes', 'iterations', 'name',
-        'overlapped', 'overlappedWith', 'parent', 'peakBytes', 'samplingInterval', 'sites', 'totalBytes',
-        'totalCount', 'totalExternalBytes', 'totalHeapBytes', 'wallMs', 'warmup',
+        'bytes',
+        'count',
+        'countMethod',
+        'deterministic',
+        'externalBytes',
+        'heapBytes',
+        'iterations',
+        'name',
+        'overlapped',
+        'overlappedWith',
+        'parent',
+        'peakBytes',
+        'samplingInterval',
+        'sites',
+        'totalBytes',
+        'totalCount',
+        'totalExternalBytes',
+        'totalHeapBytes',
+        'wallMs',
+        'warmup',
       ].sort(),
     );
     expect(phase?.externalBytes).toBe(1234);

@@ -245,7 +245,7 @@ describe('Operation.measure', () => {
     await session.operation('asyncOp').measure(
       async () => {
         await Promise.resolve();
-        await span('asyncInner', async () => allocateExternal(10));
+        await span('asyncInner', () => Promise.resolve(allocateExternal(10)));
       },
       { iterations: 3, warmup: 2 },
     );

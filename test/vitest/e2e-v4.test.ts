@@ -112,7 +112,9 @@ describe('matchers through real runs (Vitest 4.1)', () => {
   });
 
   test('a failed limit names the phase, the limit and the figure, with allocation sites', () => {
-    expect(result.output).toMatch(/expected phase "encode" to allocate less than 524\.3 kB \(524288 B\) per iteration, but it allocated 1\.00 MB \(100\d{4} B\)/);
+    expect(result.output).toMatch(
+      /expected phase "encode" to allocate less than 524\.3 kB \(524288 B\) per iteration, but it allocated 1\.00 MB \(100\d{4} B\)/,
+    );
     expect(result.output).toContain('top allocation sites:');
     expect(result.output).toMatch(/heap profile of "encode": \.alloc-profiles\/test\/matchers\.test\.ts\/[^\n]* - encode\.heapprofile/);
   });
@@ -129,7 +131,7 @@ describe('matchers through real runs (Vitest 4.1)', () => {
     }
   });
 
-  test('a failed test\'s new phase is reported as not written', () => {
+  test("a failed test's new phase is reported as not written", () => {
     expect(result.stdout).toMatch(/\| too much memory\s+\| encode .*\| new \(not written: the test failed\)/);
   });
 
@@ -138,14 +140,20 @@ describe('matchers through real runs (Vitest 4.1)', () => {
   });
 
   test('the per-call tolerance fails a 3% change the default tolerance would pass', () => {
-    expect(result.output).toMatch(/allocation regression in test "per-call tolerance is stricter than the global one" .*phase "encode"\n.*change \+(2\.\d\d|3\.0\d)% .*tolerance ±1% or 0 B/);
+    expect(result.output).toMatch(
+      /allocation regression in test "per-call tolerance is stricter than the global one" .*phase "encode"\n.*change \+(2\.\d\d|3\.0\d)% .*tolerance ±1% or 0 B/,
+    );
     expect(result.status).toBe(1);
   });
 });
 
 describe('threads pool', () => {
   test('warns once, still works, and marks figures non-deterministic', async () => {
-    const project = await createPipelineProject('threads', 'v5', configFile("{ outputFile: 'alloc-report.json' }", "\n    pool: 'threads',"));
+    const project = await createPipelineProject(
+      'threads',
+      'v5',
+      configFile("{ outputFile: 'alloc-report.json' }", "\n    pool: 'threads',"),
+    );
     const result = project.run(['run']);
     expectExit(result, 0);
     const warnings = result.output.match(/the 'threads' pool cannot give workers --single-threaded/g) ?? [];

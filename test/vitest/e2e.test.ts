@@ -23,7 +23,7 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     project = await createPipelineProject('lifecycle');
   });
 
-  test('the first local run writes both files\' baselines from parallel workers and passes', () => {
+  test("the first local run writes both files' baselines from parallel workers and passes", () => {
     const result = project.run(['run'], { PARALLEL_CHECK: '1' });
     expectExit(result, 0);
     const pipeline = project.readJson<BaselineFile>(PIPELINE_BASELINE);
@@ -59,10 +59,15 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     expect(result.output).toContain('phase "encode"');
     expect(result.output).toMatch(/metric bytes: baseline 1\.00 MB \(1\d{6} B\), current 1\.10 MB/);
     // The failing phase's heap profile is saved for DevTools, and the message says where.
-    const saved = /heap profile of "build": (\.alloc-profiles\/test\/pipeline\.test\.ts\/pipeline _ packs-[0-9a-f]{8} - build\.heapprofile) \(open in Chrome DevTools: Memory > Load profile\)/.exec(result.output);
+    const saved =
+      /heap profile of "build": (\.alloc-profiles\/test\/pipeline\.test\.ts\/pipeline _ packs-[0-9a-f]{8} - build\.heapprofile) \(open in Chrome DevTools: Memory > Load profile\)/.exec(
+        result.output,
+      );
     expect(saved, result.output).not.toBeNull();
     const profilePath = saved![1]!;
-    const profile = project.readJson<{ head: { callFrame: { functionName: string }; children: unknown[] }; samples: unknown[] }>(profilePath);
+    const profile = project.readJson<{ head: { callFrame: { functionName: string }; children: unknown[] }; samples: unknown[] }>(
+      profilePath,
+    );
     expect(profile.head.callFrame.functionName).toBe('(root)');
     expect(JSON.stringify(profile)).toContain('"functionName":"build"');
     expect(result.output).toContain('top allocation sites of "build"');
@@ -84,7 +89,9 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
   test('CI=true with a missing baseline fails that test, says how to create it and writes nothing', () => {
     const result = project.run(['run'], { CI: 'true', EXTRA_TEST: '1' });
     expectExit(result, 1);
-    expect(result.output).toContain(`no baseline for test "pipeline > brand new" (test/pipeline.test.ts), phase "build" in ${PIPELINE_BASELINE} for environment ${ENV}`);
+    expect(result.output).toContain(
+      `no baseline for test "pipeline > brand new" (test/pipeline.test.ts), phase "build" in ${PIPELINE_BASELINE} for environment ${ENV}`,
+    );
     expect(result.output).toContain('In CI baselines are never written');
     expect(result.output).toMatch(/FAIL .*pipeline > brand new/);
     expect(result.output).not.toMatch(/FAIL .*pipeline > packs/);
@@ -123,7 +130,7 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     project.write({ [PIPELINE_BASELINE]: pipelineBaseline });
   });
 
-  test('a run filtered to one test, in update mode, rewrites only that test\'s entries', () => {
+  test("a run filtered to one test, in update mode, rewrites only that test's entries", () => {
     const result = project.run(['run', 'test/pipeline.test.ts', '-t', 'unpacks', '-u'], { WORK_SCALE: '1.1' });
     expectExit(result, 0);
     const before = JSON.parse(pipelineBaseline) as BaselineFile;
@@ -262,7 +269,11 @@ test('explicit', () => {
   test('a baselineDir outside the project (or the root itself) is refused before anything is written', async () => {
     for (const dir of ['.', '../elsewhere']) {
       const project = await FixtureProject.create('bad-dir', {
-        files: { 'vitest.config.ts': configFile(`{ baselineDir: ${JSON.stringify(dir)} }`), 'test/workload.ts': WORKLOAD, 'test/other.test.ts': OTHER_TEST },
+        files: {
+          'vitest.config.ts': configFile(`{ baselineDir: ${JSON.stringify(dir)} }`),
+          'test/workload.ts': WORKLOAD,
+          'test/other.test.ts': OTHER_TEST,
+        },
       });
       const result = project.run(['run']);
       expect(result.status, describeRun(result)).not.toBe(0);
@@ -275,7 +286,11 @@ test('explicit', () => {
 describe('a corrupt baseline file', () => {
   test.each([
     ['invalid JSON', '{\n  "node": {\n    "pipeline > packs": {,\n', /is not valid JSON at line 3, column \d+/],
-    ['a schema error', JSON.stringify({ [ENV]: { 'pipeline > packs': { build: { bytes: -1 } } } }), /does not match the baseline schema: at "node[^"]*" > "pipeline > packs" > "build" > bytes: expected a number >= 0, got number -1/],
+    [
+      'a schema error',
+      JSON.stringify({ [ENV]: { 'pipeline > packs': { build: { bytes: -1 } } } }),
+      /does not match the baseline schema: at "node[^"]*" > "pipeline > packs" > "build" > bytes: expected a number >= 0, got number -1/,
+    ],
   ])('(%s) is a clear error naming the file; the file is byte-identical after, even with -u', async (_kind, content, problem) => {
     const project = await createPipelineProject('corrupt');
     project.write({ [PIPELINE_BASELINE]: content });

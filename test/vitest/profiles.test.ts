@@ -11,13 +11,25 @@ const root = mkdtempSync(path.join(tmpdir(), 'alloc-profiles-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const settings: WorkerSettings = {
-  mode: 'local', root, baselineDir: 'baselines', profileDir: '.alloc-profiles', metrics: ['bytes'], tolerance: {},
-  overrides: [], auto: true, include: [], samplingInterval: 1, topSites: 10, deterministicPool: true, pool: 'forks', color: false,
+  mode: 'local',
+  root,
+  baselineDir: 'baselines',
+  profileDir: '.alloc-profiles',
+  metrics: ['bytes'],
+  tolerance: {},
+  overrides: [],
+  auto: true,
+  include: [],
+  samplingInterval: 1,
+  topSites: 10,
+  deterministicPool: true,
+  pool: 'forks',
+  color: false,
 };
 
 function recorded(): { session: Session; record: ReturnType<Session['phase']> } {
   const session = new Session();
-  session.run(() => span('work', () => new Array(1000).fill({})));
+  session.run(() => span('work', () => new Array<object>(1000).fill({})));
   return { session, record: session.phase('work') };
 }
 function task(name: string, filepath: string): TaskLike {

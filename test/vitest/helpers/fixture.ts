@@ -5,18 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,7 +43,8 @@ async function withLock<T>(name: string, fn: () => T): Promise<T> {
       break;
     } catch {
       // A lock older than 3 minutes belongs to a killed run.
-      if (waited > 180_000 || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      if (waited > 180_000 || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000)
+        rmSync(lock, { recursive: true, force: true });
       await sleep(100);
     }
   }
@@ -79,7 +69,10 @@ export async function packedPackage(): Promise<string> {
     }
     const marker = path.join(REPO, 'dist/vitest/index.js');
     if (!existsSync(marker) || newestMtime(path.join(REPO, 'src')) > statSync(marker).mtimeMs) {
-      execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: REPO,
+        stdio: 'pipe',
+      });
     }
     const target = path.join(WORK, `pack-${distHash()}`);
     const extracted = path.join(target, 'package');

@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+/**
+ * oci-chunk: re-chunk OCI images by software component.
+ *   oci-chunk build <input> -o <output> [--max-layers N] [--prune P]... [--compressed] [--tag T] [--alloc-report]
+ *   oci-chunk inspect <archive> [--json]
+ *   oci-chunk extract <archive> <dir>
+ *   oci-chunk reuse <archive>... [--json]
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { extractImage } from './extract.ts';
+import { computeReuse, formatInspect, formatReuse, inspectArchive } from './inspect.ts';
+import { chunkImage, type ChunkOptions } from './pipeline.ts';
+import { UserError, formatBinaryBytes, isMainModule, progressDone, removeAllPending } from './util.ts';
+
+const USAGE = `usage:
+  oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed] [--tag NAME]
+                  [--skip-special] [--alloc-report]
+      <input>: an oci-archive, an OCI layout directory, or a root-filesystem directory
+  oci-chunk inspect <archive> [--json]
+  oci-chunk extract <archive> <dir> [--skip-special]
+  oci-chunk reuse <archive> <archive>... [--json]
+`;
+
+/** Set in the re-spawned child so it never re-spawns again. */
+const RESPAWN_GUARD = 'OCI_CHUNK_RESPAWNED';
+const DETERMINISM_FLAGS = ['--single-threaded', '--expose-gc'];
+
+function parse(args: string[], options: ParseArgsOptionsConfig) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UserError((e as Error).message.split('\n')[0] ?? 'invalid arguments');
+  }
+}
+
+async function build(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    output: { type: 'string', short: 'o' },
+    'max-layers': { type: 'string' },
+    prune: { type: 'string', multiple: true },
+    compressed: { type: 'boolean' },
+    tag: { type: 'string' },
+    'skip-special': { type: 'boolean' },
+    'alloc-report': { type: 'boolean' },
+  });
+  const input = positionals[0];
+  const output = values['output'] as string | undefined;
+  if (!input || positionals.length > 1) throw new UserError('build takes exactly one <input>');
+  if (!output) throw new UserError('build needs -o <output>');
+  const maxRaw = values['max-layers'] as string | undefined;
+  if (maxRaw !== undefined && !/^[1-9]\d*$/.test(maxRaw)) throw new UserError(`--max-layers must be a positive integer, got "${maxRaw}"`);
+  const options: ChunkOptions = {
+    maxLayers: maxRaw === undefined ? undefined : Number(maxRaw),
+    prune: values['prune'] as string[] | undefined,
+    compressed: values['compressed'] === true,
+    tag: values['tag'] as string | undefined,
+    skipSpecial: values['skip-special'] === true,
+  };
+  if (options.maxLayers !== undefined && options.maxLayers > 500) {
+    process.stderr.write(`warning: --max-layers ${options.maxLayers} is above 500; many runtimes limit layer counts\n`);
+  }
+
+  if (values['alloc-report']) {
+    // Allocation figures are only reproducible with a single-threaded V8 (no concurrent GC/JIT).
+    const missing = DETERMINISM_FLAGS.filter((f) => !process.execArgv.includes(f));
+    if (missing.length > 0 && !process.env[RESPAWN_GUARD] && process.argv[1]) {
+      const child = spawnSync(process.execPath, [...process.execArgv, ...missing, process.argv[1], ...process.argv.slice(2)], {
+        stdio: 'inherit',
+        env: { ...process.env, [RESPAWN_GUARD]: '1' },
+      });
+      process.exitCode = child.status ?? 1;
+      return;
+    }
+    const { Session } = await import('alloc-tracker');
+    const session = new Session();
+    const result = await session.run(() => chunkImage(input, output, options));
+    printBuildSummary(output, result);
+    process.stderr.write(session.report().toString() + '\n');
+    return;
+  }
+  printBuildSummary(output, await chunkImage(input, output, options));
+}
+
+function printBuildSummary(output: string, r: Awaited<ReturnType<typeof chunkImage>>): void {
+  const total = r.layers.reduce((s, l) => s + l.size, 0);
+  process.stdout.write(
+    `${output}: ${r.layers.length} layers (${formatBinaryBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
+  );
+}
+
+async function inspect(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UserError('inspect takes exactly one <archive>');
+  const result = await inspectArchive(positionals[0]!);
+  process.stdout.write(values['json'] ? JSON.stringify(result, null, 2) + '\n' : formatInspect(result));
+}
+
+async function extract(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { 'skip-special': { type: 'boolean' } });
+  if (positionals.length !== 2) throw new UserError('extract takes <archive> <dir>');
+  const r = await extractImage(positionals[0]!, positionals[1]!, { skipSpecial: values['skip-special'] === true });
+  process.stdout.write(`${positionals[1]}: ${r.files} paths extracted\n`);
+  if (!r.xattrsRestored)
+    process.stderr.write('note: extended attributes were not restored (setfattr not found; install the "attr" package)\n');
+}
+
+async function reuse(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (positionals.length < 2) throw new UserError('reuse needs at least two archives (consecutive versions, oldest first)');
+  const images = [];
+  for (const archive of positionals) images.push(await inspectArchive(archive));
+  const report = computeReuse(images);
+  process.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : formatReuse(report));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'build':
+        await build(rest);
+        break;
+      case 'inspect':
+        await inspect(rest);
+        break;
+      case 'extract':
+        await extract(rest);
+        break;
+      case 'reuse':
+        await reuse(rest);
+        break;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UserError(`unknown command "${command}" (try --help)`);
+    }
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof UserError) {
+      process.stderr.write(`oci-chunk: ${e.message}\n`);
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    // Filesystem mistakes (missing file, no permission, disk full) are the user's: one line too.
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      process.stderr.write(`oci-chunk: ${(e as Error).message}\n`);
+      return 1;
+    }
+    process.stderr.write(`oci-chunk: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 70;
+  }
+}
+
+if (isMainModule(import.meta.url)) {
+  // Interrupted: remove scratch directories and partial outputs, then exit like a shell would.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      progressDone();
+      removeAllPending();
+      process.stderr.write(`oci-chunk: interrupted\n`);
+      process.exit(code);
+    });
+  }
+  process.exitCode = await main(process.argv.slice(2));
+}

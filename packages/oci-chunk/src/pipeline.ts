@@ -1,0 +1,94 @@
+/**
+ * The re-chunker: scan -> components -> packing -> oci_build, each phase inside a tracker span so an
+ * allocation report names them. The pipeline depends on the tracker only through `span`.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { span } from 'alloc-tracker';
+import { openImage, type ImageConfig } from './archive/index.ts';
+import { buildLayout, writeOciArchive, type BuildResult } from './build/index.ts';
+import { assignComponents } from './components/index.ts';
+import { DEFAULT_MAX_LAYERS, packComponents } from './packing/index.ts';
+import { parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
+import type { FileMap } from './types.ts';
+import { UserError, makeTempDir, progressDone, removeQuietly } from './util.ts';
+
+export interface ChunkOptions {
+  maxLayers?: number;
+  /** Prune specs (`/p` drops the subtree, `/p/` keeps the directory only). */
+  prune?: string[];
+  compressed?: boolean;
+  gzipLevel?: number;
+  tag?: string;
+  /** Skip sockets, FIFOs and devices instead of failing. */
+  skipSpecial?: boolean;
+  /** Build time in seconds; default SOURCE_DATE_EPOCH, else the input's created time, else now. */
+  epoch?: number;
+  /** Where scratch files go (default: the OS temp directory). */
+  tempDir?: string;
+}
+
+export interface ChunkResult extends BuildResult {
+  fileCount: number;
+  componentCount: number;
+}
+
+/** SOURCE_DATE_EPOCH if set (and valid), else undefined. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env['SOURCE_DATE_EPOCH'];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds, got "${raw}"`);
+  return Number(raw);
+}
+
+/** Re-chunks `input` (oci-archive, OCI layout directory or root-filesystem directory) into an oci-archive at `output`. */
+export async function chunkImage(input: string, output: string, options: ChunkOptions = {}): Promise<ChunkResult> {
+  const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
+  if (!Number.isInteger(maxLayers) || maxLayers < 1) throw new UserError(`--max-layers must be a positive integer, got ${maxLayers}`);
+  const prune = parsePruneRules(options.prune);
+  const inputStat = await stat(input).catch(() => undefined);
+  if (!inputStat) throw new UserError(`${input}: no such file or directory`);
+  const outDir = dirname(resolve(output));
+  if (!(await stat(outDir).catch(() => undefined))?.isDirectory()) throw new UserError(`${outDir}: output directory does not exist`);
+
+  const workDir = await makeTempDir('oci-chunk', options.tempDir);
+  try {
+    const spoolDir = join(workDir, 'spool');
+    await mkdir(spoolDir);
+    let inputConfig: ImageConfig | undefined;
+    const isRootfs = inputStat.isDirectory() && !(await stat(join(input, 'oci-layout')).catch(() => undefined));
+
+    const files: FileMap = await span('scan', async () => {
+      if (isRootfs) return scanDirectory(input, { prune, skipSpecial: options.skipSpecial });
+      const image = await openImage(input, workDir);
+      inputConfig = image.config;
+      return scanImage(image, spoolDir, { prune, skipSpecial: options.skipSpecial });
+    });
+    const components = await span('components', () => assignComponents(files));
+    const groups = span('packing', () => packComponents(components, maxLayers));
+
+    let epoch = options.epoch ?? sourceDateEpoch();
+    if (epoch === undefined && inputConfig?.created) {
+      const t = Date.parse(inputConfig.created);
+      if (Number.isFinite(t)) epoch = Math.floor(t / 1000);
+    }
+    epoch ??= Math.floor(Date.now() / 1000);
+
+    const result = await span('oci_build', async () => {
+      const built = await buildLayout(files, groups, {
+        workDir,
+        epoch,
+        compressed: options.compressed,
+        gzipLevel: options.gzipLevel,
+        tag: options.tag,
+        inputConfig,
+      });
+      await writeOciArchive(built.layoutDir, output);
+      return built.result;
+    });
+    return { ...result, fileCount: files.size, componentCount: components.length };
+  } finally {
+    progressDone();
+    await removeQuietly(workDir);
+  }
+}

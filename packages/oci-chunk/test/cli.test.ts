@@ -1,0 +1,109 @@
+/** The oci-chunk CLI: build/inspect/extract/reuse as a user runs them. */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe as suite, expect, it } from 'vitest';
+import type { InspectResult, ReuseReport } from '../src/inspect.ts';
+import { DEBIAN_V1, DEBIAN_V2, DEBIAN_V3, NODE, PACKAGE, runCli, tempDir } from './helpers.ts';
+
+suite('oci-chunk CLI', async () => {
+  const dir = await tempDir('oci-cli');
+  const built = [DEBIAN_V1, DEBIAN_V2, DEBIAN_V3].map((_, i) => join(dir, `v${i + 1}.tar`));
+
+  it('build prints a summary and writes the archive', async () => {
+    for (const [i, input] of [DEBIAN_V1, DEBIAN_V2, DEBIAN_V3].entries()) {
+      const r = await runCli(['build', input, '-o', built[i]!, '--max-layers', '8', '--compressed', '--tag', `v${i + 1}`], {
+        SOURCE_DATE_EPOCH: '1700000000',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/: [1-8] layers \(.*\) from 75 paths in \d+ components, manifest sha256:[0-9a-f]{64}\n$/);
+    }
+    expect((await readdir(dir)).filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
+  it('inspect --json lists layers with components and the copied config', async () => {
+    const r = await runCli(['inspect', built[0]!, '--json']);
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout) as InspectResult;
+    expect(info.layers.length).toBeLessThanOrEqual(8);
+    expect(info.layers.map((l) => l.component).join(' ')).toContain('dpkg/glibc');
+    expect(info.layers.every((l) => l.mediaType.endsWith('tar+gzip') && l.size > 0)).toBe(true);
+    expect(info.config['Cmd']).toEqual(['/usr/bin/bash']);
+    expect(info.created).toBe('2023-11-14T22:13:20Z');
+    expect(info.totalSize).toBe(info.layers.reduce((s, l) => s + l.size, 0));
+  });
+
+  it('inspect prints a readable table', async () => {
+    const r = await runCli(['inspect', built[0]!]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^manifest: {2}sha256:[0-9a-f]{64}$/m);
+    expect(r.stdout).toMatch(/^ {2}Cmd: \["\/usr\/bin\/bash"\]$/m);
+    expect(r.stdout).toMatch(/^\s+\d+ [0-9a-f]{12}\s+[\d.]+ (B|KiB|MiB)\s+[\d.]+\s+.*bigfiles\/model\.bin/m);
+  });
+
+  it('reuse: consecutive versions share the unchanged layers', async () => {
+    const r = await runCli(['reuse', ...built, '--json']);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as ReuseReport;
+    expect(report.summary.updates).toBe(2);
+    for (const pair of report.pairs) {
+      // Only a few packages change per version: most layers (the big file's above all) are reused.
+      expect(pair.sharedLayers).toBeGreaterThan(0);
+      expect(pair.newLayers).toBeGreaterThan(0);
+      expect(pair.reuseRatio).toBeGreaterThan(0.5);
+      expect(pair.reuseRatio).toBeCloseTo(pair.sharedBytes / (pair.sharedBytes + pair.downloadBytes), 10);
+    }
+    expect(report.summary.totalDownload).toBe(report.pairs[0]!.downloadBytes + report.pairs[1]!.downloadBytes);
+    expect(report.summary.minDownload).toBeLessThanOrEqual(report.summary.maxDownload);
+
+    const same = JSON.parse((await runCli(['reuse', built[0]!, built[0]!, '--json'])).stdout) as ReuseReport;
+    expect(same.summary.minDownload).toBe(0); // identical versions download nothing
+    expect(same.pairs[0]!.reuseRatio).toBe(1);
+
+    const text = await runCli(['reuse', ...built]);
+    expect(text.stdout).toMatch(/^summary: 2 updates, average reuse \d+\.\d%, download avg .*, min .*, max .*, total .*$/m);
+  });
+
+  it('extract writes the root filesystem', async () => {
+    const target = join(dir, 'rootfs');
+    const r = await runCli(['extract', built[2]!, target]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${target}: 75 paths extracted\n`);
+    expect(existsSync(join(target, 'usr', 'bin', 'bash'))).toBe(true);
+  });
+
+  it('build --alloc-report prints the per-phase allocation table to stderr', async () => {
+    const r = await runCli(['build', DEBIAN_V1, '-o', join(dir, 'report.tar'), '--alloc-report']);
+    expect(r.status).toBe(0);
+    for (const name of ['scan', 'components', 'packing', 'oci_build'])
+      expect(r.stderr).toMatch(new RegExp(`^\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|$`, 'm'));
+  });
+
+  it('an interrupted build removes its scratch directory and partial output', async () => {
+    const rootfs = join(dir, 'big-rootfs');
+    await mkdir(rootfs);
+    await writeFile(join(rootfs, 'big.bin'), '');
+    await truncate(join(rootfs, 'big.bin'), 1024 * 1024 * 1024); // sparse: costs no disk, takes a while to gzip
+    const scratch = join(dir, 'scratch');
+    await mkdir(scratch);
+    const outDir = join(dir, 'interrupted');
+    await mkdir(outDir);
+    const child = spawn(NODE, [join(PACKAGE, 'src/cli.ts'), 'build', rootfs, '-o', join(outDir, 'out.tar'), '--compressed'], {
+      env: { ...process.env, TMPDIR: scratch },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // Interrupt once the build has started writing (its scratch directory exists).
+    while ((await readdir(scratch)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toBe('oci-chunk: interrupted\n');
+    expect(await readdir(scratch)).toEqual([]);
+    expect(await readdir(outDir)).toEqual([]);
+  });
+});
