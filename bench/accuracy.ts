@@ -7,7 +7,7 @@
  */
 import { Session as InspectorSession } from 'node:inspector';
 import { Session } from '../src/index.ts';
-import { formatTable } from '../src/report/table.ts';
+import { formatTable } from '../src/format/table.ts';
 import { workloads, type Workload } from './workloads.ts';
 
 const CALLS = 5;

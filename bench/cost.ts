@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Session, span } from '../src/index.ts';
-import { formatTable } from '../src/report/table.ts';
+import { formatTable } from '../src/format/table.ts';
 import { workloads, type Workload } from './workloads.ts';
 
 function nsPerCall(fn: () => void, calls: number): number {

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { formatTable } from '../src/report/table.ts';
+import { formatTable } from '../src/format/table.ts';
 import { workloads } from './workloads.ts';
 
 const args = process.argv.slice(2);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../src/report/baselines.ts';
-import { formatTable } from '../src/report/table.ts';
+import { formatTable } from '../src/format/table.ts';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--runs');

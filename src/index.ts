@@ -4,8 +4,8 @@
  */
 export { span, phase, activeSession, Session, Operation } from './core/session.ts';
 export { environmentFingerprint, determinismStatus, requiredFlags } from './core/environment.ts';
-export { Report, type ReportJSON } from './report/report.ts';
-export { formatBytes } from './report/table.ts';
+export { Report, type ReportJSON } from './core/report.ts';
+export { formatBytes } from './format/table.ts';
 export type {
   AllocationSite,
   CountMethod,
@@ -17,4 +17,4 @@ export type {
   PhaseRecord,
   SessionOptions,
 } from './core/types.ts';
-export { parseByteSize } from './core/units.ts';
+export { parseByteSize } from './format/units.ts';

@@ -2,7 +2,7 @@
  * Comparing measured phases with their baselines under a tolerance. No Vitest import.
  */
 import path from 'node:path';
-import { parseByteSize } from '../core/units.ts';
+import { parseByteSize } from '../format/units.ts';
 import { METRICS, type BaselineMetrics, type Metric, type MetricStatus, type Tolerance, type ToleranceInput } from './types.ts';
 
 /**

@@ -4,7 +4,7 @@
  */
 import { diffString } from 'json-diff';
 import type { AllocationSite } from '../core/types.ts';
-import { formatBytes } from '../report/table.ts';
+import { formatBytes } from '../format/table.ts';
 import type { MetricComparison, PhaseComparison } from './compare.ts';
 import type { BaselineMetrics, Metric, Tolerance } from './types.ts';
 

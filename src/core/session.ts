@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Report } from '../report/report.ts';
+import { Report } from './report.ts';
 import { determinismStatus, environmentFingerprint } from './environment.ts';
 import { meter, now, type Region, type SegmentFigures } from './meter.ts';
 import { emptyCallTree, mergeCallTree, registerHarnessFile, type CallTree, type SiteBytes } from './sampling.ts';

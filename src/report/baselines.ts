@@ -6,7 +6,7 @@
 import type { PhaseRecord } from '../core/types.ts';
 import type { MetricComparison } from '../baseline/compare.ts';
 import type { BaselineMetrics, Metric, Tolerance } from '../baseline/types.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable } from '../format/table.ts';
 
 export type RowStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'obsolete' | 'removed' | 'unchecked';
 

@@ -1,10 +1,10 @@
 /**
  * The memory matchers. The actual value is a PhaseRecord, as returned by `phase('name')`.
  */
-import { parseByteSize } from '../core/units.ts';
+import { parseByteSize } from '../format/units.ts';
 import type { PhaseRecord } from '../core/types.ts';
 import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
-import { formatBytes } from '../report/table.ts';
+import { formatBytes } from '../format/table.ts';
 import { formatSites } from '../baseline/messages.ts';
 import type { WorkerSettings } from './settings.ts';
 import { judgePhase, running, saveFailureProfile, type BaselineMatchOptions, type TaskLike } from './worker.ts';

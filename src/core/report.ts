@@ -1,5 +1,5 @@
 import type { DeterminismStatus, EnvironmentFingerprint, PhaseRecord } from '../core/types.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../format/table.ts';
 
 export interface ReportJSON {
   environment: EnvironmentFingerprint;
