@@ -53,7 +53,7 @@ for (const workload of workloads) {
   // Same execution, two independent mechanisms: the used-heap/GC identity (record.heapBytes) and the
   // sampler at interval 1 summing every allocation event (the record's sites, harness excluded).
   const session = new Session({ samplingInterval: 1, topSites: 1_000_000 });
-  const record = await Promise.resolve(session.operation(workload.name).measure(() => workload.run(), { iterations: CALLS }));
+  const record = await Promise.resolve(session.measure(workload.name, () => workload.run(), { iterations: CALLS }));
   const sampledSameRun = record.sites.reduce((sum, site) => sum + site.bytes, 0);
   // A separate pass of the bare sampler: independent of our code entirely, but not the same execution.
   const sampledSeparately = await sampledHeapBytes(workload);
@@ -82,9 +82,10 @@ console.log(
   ),
 );
 // Analytic check: 1e5 objects {a, b} are 40 B each without pointer compression, plus the 8e5 B + 16 B array.
-const objects = new Session({ samplingInterval: 0 })
-  .operation('small-objects')
-  .measure(() => workloads[0]!.run(), { iterations: CALLS, warmup: WARMUP });
+const objects = new Session({ samplingInterval: 0 }).measure('small-objects', () => workloads[0]!.run(), {
+  iterations: CALLS,
+  warmup: WARMUP,
+});
 const analytic = 100_000 * 40 + 100_000 * 8 + 16;
 console.log(`\nsmall-objects vs analytic ${analytic} B: ${percent(objects.heapBytes - analytic, analytic)}`);
 if (!within(objects.heapBytes - analytic, analytic)) failures++;

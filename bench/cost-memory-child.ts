@@ -4,7 +4,7 @@ import { Session } from '../src/index.ts';
 
 const interval = Number(process.argv[2] ?? '1');
 let sink: unknown;
-const record = new Session({ samplingInterval: interval }).operation('many').measure(() => {
+const record = new Session({ samplingInterval: interval }).measure('many', () => {
   for (let i = 0; i < 1_000_000; i++) sink = { i };
 });
 // VmHWM: the process's peak resident set (Linux).

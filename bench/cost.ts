@@ -45,13 +45,13 @@ for (const workload of workloads) {
   for (let i = 0; i < 30; i++) await workload.run();
   const plain = Math.min(await timeUnmeasured(workload), await timeUnmeasured(workload));
   const bytesOnly = await Promise.resolve(
-    new Session({ samplingInterval: 0 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+    new Session({ samplingInterval: 0 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
   );
   const withCounts = await Promise.resolve(
-    new Session({ samplingInterval: 1 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+    new Session({ samplingInterval: 1 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
   );
   const sampled = await Promise.resolve(
-    new Session({ samplingInterval: 4096 }).operation(workload.name).measure(() => workload.run(), { iterations: ITERATIONS }),
+    new Session({ samplingInterval: 4096 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
   );
   rows.push([
     workload.name,

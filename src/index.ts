@@ -2,13 +2,17 @@
  * alloc-tracker: per-phase allocation accounting for Node.js.
  * This entry point has no Vitest dependency; the plugin lives in `alloc-tracker/vitest`.
  */
-export { span, phase, activeSession, Session, Operation } from './core/session.ts';
-export { environmentFingerprint, determinismStatus, requiredFlags } from './core/environment.ts';
+export { span, phase, activeSession } from './core/span.ts';
+export { Session } from './core/session.ts';
+export { environmentFingerprint, determinismStatus, deterministicFlags, requiredFlags } from './core/environment.ts';
 export { Report, type ReportJSON } from './core/report.ts';
 export { formatBytes } from './format/table.ts';
+export { parseByteSize } from './format/units.ts';
 export type {
   AllocationSite,
+  BytesMethod,
   CountMethod,
+  CountUnit,
   DeterminismStatus,
   EnvironmentFingerprint,
   HeapProfile,
@@ -17,4 +21,3 @@ export type {
   PhaseRecord,
   SessionOptions,
 } from './core/types.ts';
-export { parseByteSize } from './format/units.ts';

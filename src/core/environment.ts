@@ -1,28 +1,61 @@
 import process from 'node:process';
+import v8 from 'node:v8';
 import type { DeterminismStatus, EnvironmentFingerprint } from './types.ts';
 
 /**
- * V8 flags that change allocation figures, so they belong in the fingerprint. Matched as prefixes of
- * the flag name (without a value).
+ * Flags for exact, repeatable bytes:
+ * - `--single-threaded`: no concurrent JIT or GC threads, whose timing (and own allocations) would
+ *   differ run to run;
+ * - `--no-inline-new`: every object gets its own allocation buffer, so V8's allocation counter counts
+ *   exactly the objects allocated (with inline allocation it counts whole buffers as they retire).
+ */
+export const EXACT_BYTES_FLAGS: readonly string[] = Object.freeze(['--single-threaded', '--no-inline-new']);
+
+/**
+ * Flags that pin the JIT to its interpreter tier and allocate feedback on a function's first call.
+ * Optimised code allocates differently (escape analysis, unboxed numbers, no allocation mementos:
+ * 20,000 small objects measured 1.66 MB optimised and 2.30 MB interpreted), and whether code is
+ * optimised depends on how often it ran before: without these, a test's figures depend on the tests
+ * that ran before it in the same worker.
+ */
+export const PINNED_TIER_FLAGS: readonly string[] = Object.freeze(['--max-opt=0', '--no-lazy-feedback-allocation']);
+
+/** The flags for figures that repeat and do not depend on history; without the JIT pin when `jit` is set. */
+export function deterministicFlags(options: { jit?: boolean } = {}): string[] {
+  return options.jit ? [...EXACT_BYTES_FLAGS] : [...EXACT_BYTES_FLAGS, ...PINNED_TIER_FLAGS];
+}
+
+/** Kept for callers of the earlier API: the full deterministic set. */
+export function requiredFlags(): string[] {
+  return deterministicFlags();
+}
+
+/**
+ * Flags that change allocation figures, so they belong in the fingerprint (matched as prefixes of the
+ * flag name without a value). Flags that only change speed are left out.
  */
 const FIGURE_CHANGING_FLAGS = [
   '--single-threaded',
   '--predictable',
+  '--no-inline-new',
+  '--inline-new',
+  '--max-opt',
   '--jitless',
   '--no-opt',
-  '--max-opt',
   '--no-maglev',
   '--no-turbofan',
   '--no-sparkplug',
+  '--lazy-feedback-allocation',
+  '--no-lazy-feedback-allocation',
+  '--allocation-site-pretenuring',
+  '--no-allocation-site-pretenuring',
   '--max-semi-space-size',
   '--min-semi-space-size',
   '--semi-space-growth-factor',
   '--max-young-generation-size',
-  '--random-seed',
-  '--hash-seed',
+  '--minor-ms',
   '--no-concurrent',
   '--expose-gc',
-  '--sampling-heap-profiler-suppress-randomness',
 ];
 
 function flagName(arg: string): string {
@@ -30,53 +63,84 @@ function flagName(arg: string): string {
   return (eq === -1 ? arg : arg.slice(0, eq)).replace(/_/g, '-');
 }
 
-/** The figure-changing flags this process was started with, sorted. */
+/** `--max_opt=0` and `--max-opt=0` are one flag: V8 accepts both spellings. */
+function normalise(arg: string): string {
+  return arg.replace(/^--([^=]*)/, (_, name: string) => `--${name.replace(/_/g, '-')}`);
+}
+
+/** The figure-changing flags this process was started with, normalised and sorted. */
 export function relevantFlags(execArgv: readonly string[] = process.execArgv): string[] {
   return execArgv
-    .filter((arg) => FIGURE_CHANGING_FLAGS.some((prefix) => flagName(arg).startsWith(prefix)))
-    .map((arg) => arg.replace(/^--([^=]*)/, (_, name: string) => `--${name.replace(/_/g, '-')}`))
+    .filter((arg) => FIGURE_CHANGING_FLAGS.some((prefix) => flagName(arg) === prefix || flagName(arg).startsWith(`${prefix}-`)))
+    .map(normalise)
     .sort();
 }
 
-export function environmentFingerprint(): EnvironmentFingerprint {
+function has(flags: readonly string[], flag: string): boolean {
+  if (flags.includes(flag)) return true;
+  // --predictable implies --single-threaded; --jitless runs the interpreter only.
+  if (flag === '--single-threaded') return flags.includes('--predictable');
+  if (flag === '--max-opt=0') return flags.includes('--jitless');
+  return false;
+}
+
+/** Node >= 25 has V8's allocation counter in getHeapStatistics(); earlier versions do not. */
+export const HAS_ALLOCATION_COUNTER =
+  typeof (v8.getHeapStatistics() as { total_allocated_bytes?: unknown }).total_allocated_bytes === 'number';
+
+/** Node >= 26 has the synchronous in-process heap sampler; earlier versions use the inspector's. */
+export const HAS_SYNC_HEAP_PROFILE = typeof (v8 as { startHeapProfile?: unknown }).startHeapProfile === 'function';
+
+export function determinismStatus(execArgv: readonly string[] = process.execArgv): DeterminismStatus {
+  const flags = relevantFlags(execArgv);
+  const required = [...EXACT_BYTES_FLAGS];
+  const missing = required.filter((flag) => !has(flags, flag));
+  const pinnedTiers = PINNED_TIER_FLAGS.every((flag) => has(flags, flag));
+  let warning = '';
+  if (!HAS_ALLOCATION_COUNTER) {
+    warning = `Node ${process.versions.node} has no allocation counter (Node >= 25 does): heap bytes are used-heap growth and may vary slightly with what ran before`;
+  } else if (missing.length > 0) {
+    warning =
+      `allocation figures may vary run to run: node was started without ${missing.join(' ')} ` +
+      `(put it on the node command line or in a child process's execArgv; NODE_OPTIONS rejects it)`;
+  }
+  return { deterministic: HAS_ALLOCATION_COUNTER && missing.length === 0, pinnedTiers, required, missing, warning };
+}
+
+/**
+ * The suffix of the baseline key for this flag set: empty for the deterministic set, otherwise a tag
+ * per difference, so that figures measured under other V8 settings are never compared with them.
+ */
+function keySuffix(flags: readonly string[]): string {
+  const tags: string[] = [];
+  if (!has(flags, '--single-threaded')) tags.push('threads');
+  if (!has(flags, '--no-inline-new')) tags.push('inline-new');
+  if (!PINNED_TIER_FLAGS.every((flag) => has(flags, flag))) tags.push('jit');
+  const expected = new Set([...EXACT_BYTES_FLAGS, ...PINNED_TIER_FLAGS]);
+  for (const flag of flags) {
+    if (expected.has(flag) || (flag === '--predictable' && has(flags, '--single-threaded')) || flag === '--jitless') continue;
+    tags.push(flag.replace(/^--/, '').replace(/[^A-Za-z0-9.=-]+/g, '_'));
+  }
+  if (flags.includes('--jitless')) tags.push('jitless');
+  return tags.length === 0 ? '' : `+${[...new Set(tags)].join('+')}`;
+}
+
+export function environmentFingerprint(execArgv: readonly string[] = process.execArgv): EnvironmentFingerprint {
   const nodeMajor = Number(process.versions.node.split('.')[0]);
+  const flags = relevantFlags(execArgv);
   return {
-    key: `node${nodeMajor}-${process.platform}-${process.arch}`,
+    key: `node${nodeMajor}-${process.platform}-${process.arch}${keySuffix(flags)}`,
     nodeMajor,
     nodeVersion: process.versions.node,
     v8Version: process.versions.v8,
     platform: process.platform,
     arch: process.arch,
-    flags: relevantFlags(),
+    flags,
   };
 }
 
-/**
- * The flags that make figures repeat: `--single-threaded` removes V8's concurrent JIT and GC threads
- * (bytes varied up to 92% run to run without it, <= 0.34% with it; see bench/determinism.ts).
- */
-export function requiredFlags(): string[] {
-  return ['--single-threaded'];
-}
-
-/** `--predictable` implies everything `--single-threaded` does. */
-function hasFlag(flags: readonly string[], flag: string): boolean {
-  if (flags.includes(flag)) return true;
-  return flag === '--single-threaded' && flags.includes('--predictable');
-}
-
-export function determinismStatus(execArgv: readonly string[] = process.execArgv): DeterminismStatus {
-  const flags = relevantFlags(execArgv);
-  const required = requiredFlags();
-  const missing = required.filter((flag) => !hasFlag(flags, flag));
-  return {
-    deterministic: missing.length === 0,
-    required,
-    missing,
-    warning:
-      missing.length === 0
-        ? ''
-        : `allocation figures may vary run to run: node was started without ${missing.join(' ')} ` +
-          `(put it on the node command line or in a child process's execArgv; NODE_OPTIONS rejects it)`,
-  };
+/** Whether this process gives every object its own allocation buffer (see EXACT_BYTES_FLAGS); fixed at start-up. */
+const OBJECT_SIZED_BUFFERS = relevantFlags().includes('--no-inline-new');
+export function objectSizedBuffers(): boolean {
+  return OBJECT_SIZED_BUFFERS;
 }

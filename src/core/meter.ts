@@ -1,58 +1,43 @@
-import v8 from 'node:v8';
 import { performance } from 'node:perf_hooks';
-import { HeapSampler, registerHarnessFile, summariseProfile, type CallTree, type SiteBytes } from './sampling.ts';
+import v8 from 'node:v8';
+import { CODE_SPACES, readHeap, startReading, type HeapReading, type WindowStart } from './counter.ts';
+import { HAS_ALLOCATION_COUNTER, objectSizedBuffers } from './environment.ts';
+import { HeapSampler, registerHarnessFile, summariseProfile, type CallTree, type SiteBytes } from './sampler.ts';
+import type { BytesMethod } from './types.ts';
 
 registerHarnessFile(import.meta.url);
 
 /**
- * Exact allocation accounting by segments.
+ * Allocation accounting by segments.
  *
- * V8's used heap only grows by allocation and only shrinks by GC, so between two reads
- *   allocated = (used_end - used_start) + sum over GCs in between of (used_before - used_after),
- * and the same holds for external (ArrayBuffer backing store) memory. A GCProfiler gives the per-GC
- * before/after figures. One profiler and one sampling session run while any region is open; at every
- * region boundary the current segment is closed, its figures are added to every open region, and a
- * new segment starts. Nested regions therefore include their children, and the tracker's own
- * bookkeeping between segments is counted nowhere.
+ * One GC profiler and one heap sampler run while any region is open. At every region boundary the
+ * running segment is closed, its figures are added to every open region, and after the tracker's
+ * bookkeeping a new segment starts: nested regions include their children, and the bookkeeping
+ * between segments is counted nowhere. A segment ends with its first statement (a heap read) and
+ * starts with its last (heap reads), so the only harness allocation inside it is the start read's
+ * own result, which `startReading` measures and each segment takes off.
+ *
+ * Heap bytes come from V8's allocation counter when it is exact (`bytesMethod: 'counter'`): it exists
+ * (Node >= 25) and every allocation buffer is one object, which `--no-inline-new` gives, and so does
+ * the sampler at interval 1 (it ends the buffer after every object to take its sample). Otherwise
+ * they come from the used-heap identity
+ *   allocated = (used_end - used_start) + sum over GCs in between of (used_before - used_after).
+ * External (ArrayBuffer backing store) bytes always come from that identity on external memory, and
+ * the peak from the occupancy V8 reported before each GC and at the segment's ends.
  */
 
-interface Reading {
-  used: number;
-  external: number;
-}
-
-interface GcHeapStatistics {
-  usedHeapSize: number;
-  externalMemory: number;
-}
-interface GcSpaceStatistics {
-  spaceName: string;
-  spaceUsedSize: number;
-}
 interface GcSnapshot {
-  heapStatistics: GcHeapStatistics;
-  heapSpaceStatistics: GcSpaceStatistics[];
+  heapStatistics: { usedHeapSize: number; externalMemory: number };
+  heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[];
 }
 interface GcEntry {
   beforeGC: GcSnapshot;
   afterGC: GcSnapshot;
 }
 
-/**
- * Spaces of compiled code and bytecode. What the JIT allocates there depends on when functions tier
- * up, not on what the program does with its data (a no-op's figure moved by up to 9 KB with them), and
- * V8's allocation sampler never sees it: heap figures count the data spaces only.
- */
-const CODE_SPACES = new Set(['code_space', 'code_large_object_space', 'trusted_space', 'trusted_large_object_space']);
-
-function read(): Reading {
-  let used = 0;
-  for (const space of v8.getHeapSpaceStatistics()) if (!CODE_SPACES.has(space.space_name)) used += space.space_used_size;
-  return { used, external: v8.getHeapStatistics().external_memory };
-}
-
-/** Data-space bytes in use at a GC's before/after snapshot (see CODE_SPACES). */
-function dataBytes(snapshot: GcSnapshot): number {
+/** Used bytes at a GC's before/after snapshot: the data spaces for the used-heap identity, else all. */
+function usedAt(snapshot: GcSnapshot, dataSpaces: boolean): number {
+  if (!dataSpaces) return snapshot.heapStatistics.usedHeapSize;
   let used = 0;
   for (const space of snapshot.heapSpaceStatistics) if (!CODE_SPACES.has(space.spaceName)) used += space.spaceUsedSize;
   return used;
@@ -67,6 +52,9 @@ export interface SegmentFigures {
   count: number;
   /** Highest heap+external occupancy seen in the segment (before each GC, and at its ends). */
   maxOccupancy: number;
+  bytesMethod: BytesMethod;
+  /** The interval the segment was sampled at (0: not sampled). */
+  samplingInterval: number;
   sites: Map<string, SiteBytes>;
   /** The segment's sampled call tree; null when sampling was off. */
   tree: CallTree | null;
@@ -76,57 +64,48 @@ export interface SegmentFigures {
 export interface Region {
   /** The interval the region asked for. */
   readonly samplingInterval: number;
-  /**
-   * The interval it was measured at, set by the meter: the outermost open region's. A region nested
-   * in one of another session with a different interval is measured at that one.
-   */
-  measuredInterval: number;
   /** Occupancy (heap + external) when the region opened. */
   startOccupancy: number;
   add(segment: SegmentFigures): void;
 }
 
-interface Calibration {
-  /** Harness cost inside one segment between enter/leave boundaries. */
-  heap: number;
-  external: number;
-  count: number;
-}
-
 class Meter {
   private readonly open = new Set<Region>();
+  private readonly sampler = new HeapSampler();
   private profiler: v8.GCProfiler | null = null;
-  private sampler: HeapSampler | null = null;
-  private samplingInterval = 0;
-  private segmentStart: Reading = { used: 0, external: 0 };
+  /** The interval of the outermost open region: nested regions are measured at it. */
+  private interval = 0;
+  private sampling = false;
+  /** Whether the running segment's heap bytes come from the exact counter (else the used-heap identity). */
+  private exact = false;
+  /** The running segment's start, filled in place by the start reads. */
+  private readonly window: WindowStart = { reading: { allocated: 0, used: 0, external: 0 }, readCost: 0 };
   private running = false;
-  private readonly calibrations = new Map<number, Calibration>();
-  private calibrating = false;
 
   get openRegions(): ReadonlySet<Region> {
     return this.open;
   }
 
+  /** The interval regions opened now are measured at. */
+  intervalFor(region: { samplingInterval: number }): number {
+    return this.open.size === 0 ? region.samplingInterval : this.interval;
+  }
+
   /**
-   * Close the running segment (if any) so that what follows is counted in no region: callers do
-   * their own bookkeeping between `pause()` and `enter()`/`leave()`.
+   * Close the running segment (if any) so that what follows is counted in no region: callers do their
+   * own bookkeeping between `pause()` and `enter()`/`resume()`.
    */
   pause(): void {
     if (this.running) this.closeSegment();
   }
 
-  /** Open a region: it receives every segment until `leave`. Call `pause()` first. */
+  /** Open a region: it receives every segment until `leave`. Call `pause()` first; this starts the segment last. */
   enter(region: Region): void {
     if (this.running) this.closeSegment();
-    if (this.open.size === 0) {
-      // Calibrate only with nothing open: the probes' segments would be added to open regions.
-      if (!this.calibrating && !this.calibrations.has(region.samplingInterval)) this.calibrate(region.samplingInterval);
-      this.samplingInterval = region.samplingInterval;
-    }
-    region.measuredInterval = this.samplingInterval;
+    if (this.open.size === 0) this.interval = region.samplingInterval;
     this.open.add(region);
     try {
-      region.startOccupancy = this.startSegment();
+      this.startSegment(region);
     } catch (error) {
       // Never leave a region open that no caller will close.
       this.open.delete(region);
@@ -134,141 +113,118 @@ class Meter {
     }
   }
 
-  /** Close a region; the segment restarts for the regions still open. */
+  /** Close a region: the segment ends first; `resume()` restarts it for the regions still open. */
   leave(region: Region): void {
     if (this.running) this.closeSegment();
     this.open.delete(region);
   }
 
-  /** Restart the segment after `leave` bookkeeping, when regions remain open. */
+  /** Restart the segment after bookkeeping, when regions remain open. */
   resume(): void {
-    if (!this.running && this.open.size > 0) this.startSegment();
+    if (!this.running && this.open.size > 0) this.startSegment(null);
   }
 
-  private startSegment(): number {
-    if (this.samplingInterval > 0) {
-      this.sampler ??= new HeapSampler();
-      this.sampler.start(this.samplingInterval);
-    }
-    // A GC between the read before start() and start() itself would be missed by the profiler, one
-    // right after start() would be counted against a post-GC start value: either shows as the used
-    // heap going down across start(), so try again.
+  /**
+   * Starts the sampler and GC profiler, then reads the heap: the reads are the segment's last
+   * statements, and nothing after them may allocate (in interpreted code even reading a number field
+   * can allocate), so the opening region's start occupancy is taken before them.
+   */
+  private startSegment(opening: Region | null): void {
+    this.sampling = this.interval > 0 && this.sampler.start(this.interval);
+    // The sampler makes buffers object-sized only while it runs at interval 1.
+    this.exact = HAS_ALLOCATION_COUNTER && (objectSizedBuffers() || (this.sampling && this.interval === 1));
+    const dataSpaces = !this.exact;
+    // A GC between a read and the profiler's start would be missed by the profiler; one between its
+    // start and the segment's start reads would be counted against a post-GC start value. Either shows
+    // as the used heap going down across the reads: then start again.
     for (let attempt = 0; ; attempt++) {
-      const before = read();
+      const before = readHeap(dataSpaces);
       const profiler = new v8.GCProfiler();
       profiler.start();
-      const after = read();
-      if (after.used >= before.used || attempt === 4) {
-        this.profiler = profiler;
-        this.segmentStart = after;
-        this.running = true;
-        return after.used + after.external;
+      const check = readHeap(dataSpaces);
+      if (check.used < before.used && attempt < 4) {
+        profiler.stop();
+        continue;
       }
+      if (opening) opening.startOccupancy = check.used + check.external;
+      this.profiler = profiler;
+      this.running = true;
+      if (startReading(this.window, dataSpaces) || attempt >= 4) return;
+      this.running = false;
+      this.profiler = null;
       profiler.stop();
     }
   }
 
   private closeSegment(): void {
-    const { heap, external, maxOccupancy } = this.closeHeapSegment();
+    const exact = this.exact;
+    const end = readHeap(!exact);
+    const gcs = this.stopGcProfiler(end, !exact);
+    const interval = this.sampling ? this.interval : 0;
+    const profile = this.sampling ? this.sampler.stop() : null;
+    this.sampling = false;
+    this.running = false;
+
+    const start = this.window.reading;
+    const readCost = this.window.readCost;
+    let heap = exact ? end.allocated - start.allocated - readCost : end.used - start.used - readCost;
+    let external = end.external - start.external;
+    let maxOccupancy = Math.max(start.used + start.external, end.used + end.external);
+    for (const gc of gcs) {
+      const usedBefore = usedAt(gc.beforeGC, !exact);
+      const externalBefore = gc.beforeGC.heapStatistics.externalMemory;
+      if (!exact) heap += usedBefore - usedAt(gc.afterGC, true);
+      external += externalBefore - gc.afterGC.heapStatistics.externalMemory;
+      maxOccupancy = Math.max(maxOccupancy, usedBefore + externalBefore);
+    }
     let count = 0;
     let sites = new Map<string, SiteBytes>();
     let tree: CallTree | null = null;
-    if (this.sampler && this.samplingInterval > 0) {
-      const summary = summariseProfile(this.sampler.stop());
-      // Only at interval 1 is each sample one allocation event.
-      count = this.samplingInterval === 1 ? summary.count : 0;
+    if (profile) {
+      const summary = summariseProfile(profile);
+      // Only at interval 1 is each sample one allocation.
+      count = interval === 1 ? summary.count : 0;
       sites = summary.sites;
       tree = summary.tree;
     }
-    // The harness's own cost inside every segment (calibrated at start-up) counts for no region.
-    const harness = this.calibrations.get(this.samplingInterval) ?? { heap: 0, external: 0, count: 0 };
     const figures: SegmentFigures = {
-      heap: heap - harness.heap,
-      external: external - harness.external,
-      count: Math.max(0, count - harness.count),
+      heap,
+      external,
+      count,
       maxOccupancy,
+      bytesMethod: exact ? 'counter' : 'heap-delta',
+      samplingInterval: interval,
       sites,
       tree,
     };
     for (const region of this.open) region.add(figures);
   }
 
-  /** Stop the GC profiler and work out the heap figures since the segment's start read. */
-  private closeHeapSegment(): { heap: number; external: number; maxOccupancy: number } {
-    const end = read();
+  /** Stops the GC profiler; the GCs of the segment, without one that stop() itself triggered after `end`. */
+  private stopGcProfiler(end: HeapReading, dataSpaces: boolean): GcEntry[] {
     const result = this.profiler?.stop() as { statistics: GcEntry[] } | undefined;
-    const afterStop = read();
     this.profiler = null;
-    this.running = false;
     const gcs = result?.statistics ?? [];
-    // A GC triggered by stop()'s own allocation ran after `end`: it is not part of the segment.
     const last = gcs.at(-1);
-    if (
-      last &&
-      afterStop.used < end.used &&
-      dataBytes(last.beforeGC) >= end.used &&
-      Math.abs(dataBytes(last.afterGC) - afterStop.used) <= POST_STOP_GC_SLACK
-    ) {
-      gcs.pop();
-    }
-
-    const start = this.segmentStart;
-    let heap = end.used - start.used;
-    let external = end.external - start.external;
-    let maxOccupancy = Math.max(start.used + start.external, end.used + end.external);
-    for (const gc of gcs) {
-      const before = dataBytes(gc.beforeGC);
-      const beforeExternal = gc.beforeGC.heapStatistics.externalMemory;
-      heap += before - dataBytes(gc.afterGC);
-      external += beforeExternal - gc.afterGC.heapStatistics.externalMemory;
-      maxOccupancy = Math.max(maxOccupancy, before + beforeExternal);
-    }
-    return { heap, external, maxOccupancy };
-  }
-
-  /**
-   * Measure empty regions to learn the harness's own cost per region (the reads' result objects).
-   * The minimum of several tries is taken: a cost can only be inflated by noise, never lowered.
-   */
-  private calibrate(samplingInterval: number): void {
-    this.calibrating = true;
-    try {
-      const best: Calibration = { heap: Infinity, external: Infinity, count: Infinity };
-      for (let i = 0; i < 7; i++) {
-        const probe = new CalibrationRegion(samplingInterval);
-        this.enter(probe);
-        this.leave(probe);
-        this.resume();
-        best.heap = Math.min(best.heap, probe.heap);
-        best.external = Math.min(best.external, probe.external);
-        best.count = Math.min(best.count, probe.count);
+    if (last) {
+      const afterStop = readHeap(dataSpaces);
+      if (
+        afterStop.used < end.used &&
+        usedAt(last.beforeGC, dataSpaces) >= end.used &&
+        Math.abs(usedAt(last.afterGC, dataSpaces) - afterStop.used) <= POST_STOP_GC_SLACK
+      ) {
+        gcs.pop();
       }
-      this.calibrations.set(samplingInterval, best);
-    } finally {
-      this.calibrating = false;
     }
+    return gcs;
   }
 }
 
-class CalibrationRegion implements Region {
-  startOccupancy = 0;
-  measuredInterval = 0;
-  heap = 0;
-  external = 0;
-  count = 0;
-  readonly samplingInterval: number;
-  constructor(samplingInterval: number) {
-    this.samplingInterval = samplingInterval;
-  }
-  add(segment: SegmentFigures): void {
-    this.heap += segment.heap;
-    this.external += segment.external;
-    this.count += segment.count;
-  }
-}
-
-/** The one meter of this isolate: V8's counters are per isolate. */
-export const meter = new Meter();
+/** The one meter of this isolate (V8's counters and its sampler are per isolate), shared by every copy of this module. */
+const METER_KEY = Symbol.for('alloc-tracker.meter.v1');
+export const meter: Meter =
+  ((globalThis as Record<symbol, unknown>)[METER_KEY] as Meter | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[METER_KEY] = new Meter());
 
 export function now(): number {
   return performance.now();

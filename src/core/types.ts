@@ -13,11 +13,33 @@ export type CountMethod =
    */
   | 'off';
 
+/**
+ * How heap bytes were obtained.
+ * - `counter`: V8's allocation counter (`total_allocated_bytes`, Node >= 25) while every allocation
+ *   buffer is one object (`--no-inline-new`, or the sampler at interval 1): exact, and the same
+ *   whatever ran before in the process.
+ * - `heap-delta`: growth of the used heap plus what each GC freed (Node 22/24, or without
+ *   `--no-inline-new`): close, but it can charge up to a young-generation page tail (~256 KiB) to a
+ *   phase depending on where allocation stood when the phase began.
+ */
+export type BytesMethod = 'counter' | 'heap-delta';
+
+/**
+ * What an exact count counts. `objects` under `--no-inline-new` (every object is its own allocation);
+ * `events` otherwise, where optimised code may allocate several objects in one folded allocation.
+ */
+export type CountUnit = 'objects' | 'events';
+
 /** Whether the V8 flags that make figures repeat were present in the measuring process. */
 export interface DeterminismStatus {
-  /** True when every flag in `required` was present. */
+  /** True when bytes are exact and repeat run to run: every flag in `required` was present. */
   deterministic: boolean;
-  /** The flags whose presence makes allocation figures repeat run to run. */
+  /**
+   * True when the JIT tiers are pinned (`--max-opt=0 --no-lazy-feedback-allocation`), so that figures
+   * do not depend on how warm the code was made by whatever ran before (other tests, earlier calls).
+   */
+  pinnedTiers: boolean;
+  /** The flags for exact, repeatable bytes (`--single-threaded --no-inline-new`). */
   required: string[];
   /** The subset of `required` that was missing; empty when deterministic. */
   missing: string[];
@@ -27,7 +49,11 @@ export interface DeterminismStatus {
 
 /** What a stored figure depends on. Baselines are keyed by `key`. */
 export interface EnvironmentFingerprint {
-  /** `node<major>-<platform>-<arch>`, e.g. `node26-linux-x64`. */
+  /**
+   * `node<major>-<platform>-<arch>`, e.g. `node26-linux-x64`, for processes with the deterministic
+   * flags; other figure-changing flag sets add a suffix (`+jit`, `+inline-new`, `+threads`, ...), so
+   * that figures measured under different V8 settings are never compared.
+   */
   key: string;
   nodeMajor: number;
   nodeVersion: string;
@@ -62,13 +88,17 @@ export interface PhaseRecord {
   warmup: number;
   /** Mean bytes allocated per iteration: V8 heap plus external (ArrayBuffer/Buffer backing) memory. */
   bytes: number;
-  /** Mean V8 heap bytes allocated per iteration (exact GC-profiler accounting). */
+  /** Mean V8 heap bytes allocated per iteration (see `bytesMethod`). */
   heapBytes: number;
+  /** How `heapBytes` was obtained: exact allocation counter, or used-heap growth (see BytesMethod). */
+  bytesMethod: BytesMethod;
   /** Mean external (ArrayBuffer/Buffer backing store) bytes allocated per iteration. */
   externalBytes: number;
-  /** Mean allocation events per iteration (after JIT allocation folding); see `countMethod`. */
+  /** Mean allocations per iteration; see `countMethod` and `countUnit`. */
   count: number;
   countMethod: CountMethod;
+  /** What `count` counts when it is exact: objects, or allocation events of folding JIT code. */
+  countUnit: CountUnit;
   /** Sampling interval in bytes used for `count` and `sites` (0: sampling was off). */
   samplingInterval: number;
   /**
@@ -76,9 +106,8 @@ export interface PhaseRecord {
    * over every GC inside the phase (occupancy just before it) and the phase's end. Garbage not yet
    * collected counts, so this is an upper bound of the live peak; it depends on the young-generation
    * size, and repeats under the deterministic flags. For a span called several times: the max over
-   * the calls. For `Operation.measure`: over the whole measured loop, so garbage of earlier iterations
-   * counts; measure one iteration for a per-call peak (splitting per iteration would add a heap read
-   * per iteration whose cost cannot be calibrated away reliably).
+   * the calls. For `Session.measure`: over the whole measured loop, so garbage of earlier iterations
+   * counts; measure one iteration for a per-call peak.
    */
   peakBytes: number;
   /** Mean wall time per iteration in milliseconds (includes measuring overhead). */
@@ -99,6 +128,11 @@ export interface PhaseRecord {
   parent: string | null;
   /** False when the deterministic flags were missing: figures may vary run to run. */
   deterministic: boolean;
+  /**
+   * False when the JIT tiers were not pinned: figures then also depend on how warm earlier work made
+   * the code (see DeterminismStatus.pinnedTiers).
+   */
+  pinnedTiers: boolean;
   /** Top allocation sites, biggest first (empty when sampling was off). */
   sites: AllocationSite[];
 }
@@ -124,18 +158,20 @@ export interface HeapProfile {
 /** Options for a measuring session. */
 export interface SessionOptions {
   /**
-   * Sampling interval of V8's heap sampler, in bytes. 1 (default) samples every allocation event:
-   * exact counts and sites, 2-200x slower on allocation-heavy code. N > 1 samples about one event per N
-   * bytes: allocation sites with estimated bytes, much cheaper, but no count (V8 reports sampled sizes
-   * in a form that cannot be turned back into counts: estimates were off by -95% to +150%). 0 switches
-   * sampling off: bytes only, cheapest.
+   * Sampling interval of V8's heap sampler, in bytes.
+   * - 1 (default) samples every allocation: exact counts and allocation sites. Costs time and
+   *   memory on allocation-heavy code (~1.5 us and ~200 B per allocation until the phase ends).
+   * - N > 1 samples about one allocation per N bytes: allocation sites with estimated bytes, nearly
+   *   free, but no count (a sampled size cannot be turned back into a count of small objects).
+   * - 0 switches sampling off: bytes only.
+   * Bytes are exact in every mode where the process allows it (see `PhaseRecord.bytesMethod`).
    */
   samplingInterval?: number;
   /** How many allocation sites to keep per phase (default 10). */
   topSites?: number;
 }
 
-/** Options of `Operation.measure`. */
+/** Options of `Session.measure`. */
 export interface MeasureOptions {
   /** Measured calls (default 1). Figures are means over them. */
   iterations?: number;

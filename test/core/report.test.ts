@@ -9,9 +9,11 @@ function record(name: string, bytes: number, count: number): PhaseRecord {
     warmup: 0,
     bytes,
     heapBytes: bytes,
+    bytesMethod: 'counter',
     externalBytes: 0,
     count,
     countMethod: 'exact',
+    countUnit: 'objects',
     samplingInterval: 1,
     peakBytes: bytes,
     wallMs: 1,
@@ -23,6 +25,7 @@ function record(name: string, bytes: number, count: number): PhaseRecord {
     overlappedWith: [],
     parent: null,
     deterministic: true,
+    pinnedTiers: true,
     sites: [],
   };
 }
@@ -37,7 +40,7 @@ describe('Report', () => {
         record('oci_build', 29006550, 1106100),
       ],
       environmentFingerprint(),
-      determinismStatus(['--single-threaded']),
+      determinismStatus(['--single-threaded', '--no-inline-new']),
     );
     expect(report.toString()).toBe(
       [
@@ -55,7 +58,7 @@ describe('Report', () => {
   });
 
   it('says so when nothing was captured', () => {
-    expect(new Report([], environmentFingerprint(), determinismStatus(['--single-threaded'])).toString()).toBe(
+    expect(new Report([], environmentFingerprint(), determinismStatus(['--single-threaded', '--no-inline-new'])).toString()).toBe(
       'No allocation statistics captured.\n',
     );
   });
@@ -75,9 +78,12 @@ describe('Report', () => {
     expect(Object.keys(phase ?? {}).sort()).toEqual(
       [
         'bytes',
+        'bytesMethod',
         'count',
         'countMethod',
+        'countUnit',
         'deterministic',
+        'pinnedTiers',
         'externalBytes',
         'heapBytes',
         'iterations',

@@ -195,11 +195,12 @@ describe('span in a session', () => {
   });
 });
 
-describe('Operation.measure', () => {
+describe('Session.measure', () => {
   it('runs warm-up calls unmeasured and reports per-iteration means', () => {
     const session = new Session();
     let calls = 0;
-    const record = session.operation('op').measure(
+    const record = session.measure(
+      'op',
       () => {
         calls++;
         allocateExternal(8192);
@@ -217,7 +218,7 @@ describe('Operation.measure', () => {
     const session = new Session();
     session.run(() =>
       span('outer', () => {
-        session.operation('inner').measure(() => allocateExternal(2000), { iterations: 2 });
+        session.measure('inner', () => allocateExternal(2000), { iterations: 2 });
       }),
     );
     expect(session.phase('inner').parent).toBe('outer');
@@ -228,21 +229,23 @@ describe('Operation.measure', () => {
 
   it('records nothing from warm-up calls: nested spans count measured iterations, under the right parent', async () => {
     const session = new Session();
-    session.operation('op').measure(() => span('inner', () => allocateExternal(500)), { iterations: 4, warmup: 3 });
+    session.measure('op', () => span('inner', () => allocateExternal(500)), { iterations: 4, warmup: 3 });
     expect(session.phase('inner').iterations).toBe(4);
     expect(session.phase('inner').parent).toBe('op');
     expect(session.phase('inner').totalExternalBytes).toBe(2000);
 
-    session.operation('outerM').measure(
+    session.measure(
+      'outerM',
       () => {
-        session.operation('innerM').measure(() => allocateExternal(100), { iterations: 3 });
+        session.measure('innerM', () => allocateExternal(100), { iterations: 3 });
       },
       { iterations: 2, warmup: 1 },
     );
     expect(session.phase('innerM').iterations).toBe(6);
     expect(session.phase('innerM').parent).toBe('outerM');
 
-    await session.operation('asyncOp').measure(
+    await session.measure(
+      'asyncOp',
       async () => {
         await Promise.resolve();
         await span('asyncInner', () => Promise.resolve(allocateExternal(10)));
@@ -263,7 +266,7 @@ describe('Operation.measure', () => {
   it('names a parent only from its own session', () => {
     const a = new Session();
     const b = new Session();
-    a.run(() => span('a', () => b.operation('b').measure(() => allocateExternal(100))));
+    a.run(() => span('a', () => b.measure('b', () => allocateExternal(100))));
     expect(b.phase('b').parent).toBeNull();
     expect(a.phase('a').externalBytes).toBe(100);
   });
@@ -273,7 +276,8 @@ describe('Operation.measure', () => {
     const failure = new Error('second call fails');
     let calls = 0;
     expect(() =>
-      session.operation('sync-throw').measure(
+      session.measure(
+        'sync-throw',
         () => {
           allocateExternal(1000);
           if (++calls === 2) throw failure;
@@ -286,7 +290,8 @@ describe('Operation.measure', () => {
 
     calls = 0;
     await expect(
-      session.operation('async-throw').measure(
+      session.measure(
+        'async-throw',
         async () => {
           allocateExternal(1000);
           await Promise.resolve();
@@ -301,7 +306,8 @@ describe('Operation.measure', () => {
 
   it('awaits async functions', async () => {
     const session = new Session();
-    const record = await session.operation('async-op').measure(
+    const record = await session.measure(
+      'async-op',
       async () => {
         await Promise.resolve();
         allocateExternal(1000);
@@ -313,11 +319,12 @@ describe('Operation.measure', () => {
   });
 
   it('rejects nonsense options with a clear error', () => {
-    const op = new Session().operation('bad');
-    expect(() => op.measure(() => 1, { iterations: 0 })).toThrow(/iterations must be a whole number >= 1, got 0/);
-    expect(() => op.measure(() => 1, { iterations: 1.5 })).toThrow(RangeError);
-    expect(() => op.measure(() => 1, { warmup: -1 })).toThrow(/warmup must be a whole number >= 0/);
-    expect(() => new Session().operation('')).toThrow(/operation name "" must not be empty/);
+    const session = new Session();
+    expect(() => session.measure('bad', () => 1, { iterations: 0 })).toThrow(/iterations must be a whole number >= 1, got 0/);
+    expect(() => session.measure('bad', () => 1, { iterations: 1.5 })).toThrow(RangeError);
+    expect(() => session.measure('bad', () => 1, { warmup: -1 })).toThrow(/warmup must be a whole number >= 0/);
+    expect(() => session.measure('', () => 1)).toThrow(/phase name "" must not be empty/);
+    expect(() => session.measure('bad', 42 as unknown as () => number)).toThrow(/measure\(name, fn\) needs a function/);
     expect(() => new Session({ samplingInterval: -1 })).toThrow(/samplingInterval/);
   });
 });

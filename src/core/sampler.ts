@@ -1,10 +1,11 @@
 import { Session as InspectorSession } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 
-/** The parts of a CDP sampling heap profile we read. */
-interface CallFrame {
+/** The parts of a V8 sampling heap profile we read (CDP shape; `scriptId` is a number from v8.startHeapProfile). */
+export interface CallFrame {
   functionName: string;
-  scriptId: string;
+  scriptId: string | number;
   url: string;
   lineNumber: number;
   columnNumber: number;
@@ -62,10 +63,7 @@ function cloneCallTree(tree: CallTree): CallTree {
 
 /** What one segment's samples say, after the harness's own allocations are removed. */
 export interface SampleSummary {
-  /**
-   * Samples taken. At interval 1 V8 samples every allocation event, so this is the exact count; above
-   * 1 it is only the number of samples.
-   */
+  /** Samples taken; at interval 1 V8 samples every allocation, so this is the exact count. */
   count: number;
   /** Estimated bytes per site key. */
   sites: Map<string, SiteBytes>;
@@ -78,54 +76,108 @@ export interface SiteBytes {
   bytes: number;
 }
 
-/**
- * One in-process inspector session driving V8's sampling heap profiler. `post` on an in-process
- * session completes synchronously, so start/stop can sit at span boundaries.
- */
-export class HeapSampler {
-  private readonly session = new InspectorSession();
-  private running = false;
+/** Frames kept per sample: enough to see past Node's internals to the code that called them. */
+const STACK_DEPTH = 32;
 
+/** One running sampling profile, stopped for its samples. */
+interface Backend {
+  start(interval: number): void;
+  stop(): SamplingProfile;
+}
+
+/** Node >= 26: `v8.startHeapProfile`, synchronous and in-process, no inspector session. */
+class SyncBackend implements Backend {
+  private handle: { stop(): string | undefined } | null = null;
+  start(interval: number): void {
+    const api = v8 as unknown as { startHeapProfile(options: object): { stop(): string | undefined } };
+    this.handle = api.startHeapProfile({
+      sampleInterval: interval,
+      stackDepth: STACK_DEPTH,
+      // Without these V8 only reports objects still alive at stop: we want every allocation.
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  stop(): SamplingProfile {
+    const json = this.handle?.stop();
+    this.handle = null;
+    if (typeof json !== 'string') throw new Error('alloc-tracker: the heap sampler returned no profile');
+    return JSON.parse(json) as SamplingProfile;
+  }
+}
+
+/** Node 22/24: the inspector's HeapProfiler; `post` on an in-process session completes synchronously. */
+class InspectorBackend implements Backend {
+  private readonly session = new InspectorSession();
   constructor() {
     this.session.connect();
   }
-
-  start(samplingInterval: number): void {
+  start(interval: number): void {
     let failure: Error | null = null;
     this.session.post(
       'HeapProfiler.startSampling',
-      {
-        samplingInterval,
-        // Without these V8 only reports objects still alive at stop: we want every allocation.
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
-      },
+      { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true },
       (error) => {
         failure = error;
       },
     );
     if (failure) throw new Error(`alloc-tracker: cannot start the sampling heap profiler: ${String(failure)}`);
-    this.running = true;
   }
-
   stop(): SamplingProfile {
-    if (!this.running) throw new Error('alloc-tracker: sampling heap profiler is not running');
     let profile: SamplingProfile | null = null;
     let failure: Error | null = null;
     this.session.post('HeapProfiler.stopSampling', (error, result) => {
       failure = error;
       profile = (result?.profile as unknown as SamplingProfile | undefined) ?? null;
     });
-    this.running = false;
-    if (failure || !profile) {
-      throw new Error(`alloc-tracker: cannot stop the sampling heap profiler: ${String(failure ?? 'no profile')}`);
-    }
+    if (failure || !profile) throw new Error(`alloc-tracker: cannot stop the sampling heap profiler: ${String(failure ?? 'no profile')}`);
     return profile;
   }
 }
 
-/** Source files of the tracker itself: allocations whose nearest script frame is here are harness. */
-const harnessFiles = new Set<string>();
+let randomnessSuppressed = false;
+
+/**
+ * V8's sampling heap profiler, started and stopped at segment boundaries. Sparse intervals sample at
+ * fixed byte distances (`--sampling-heap-profiler-suppress-randomness`), so the same allocations give
+ * the same sites in every run; at interval 1 every allocation is a sample anyway.
+ */
+export class HeapSampler {
+  private backend: Backend | null = null;
+  private running = false;
+
+  /** Starts sampling; false when another heap profile of this process is running (V8 allows one). */
+  start(interval: number): boolean {
+    if (!randomnessSuppressed) {
+      v8.setFlagsFromString('--sampling-heap-profiler-suppress-randomness');
+      randomnessSuppressed = true;
+    }
+    this.backend ??=
+      typeof (v8 as { startHeapProfile?: unknown }).startHeapProfile === 'function' ? new SyncBackend() : new InspectorBackend();
+    try {
+      this.backend.start(interval);
+    } catch {
+      return false;
+    }
+    this.running = true;
+    return true;
+  }
+
+  stop(): SamplingProfile | null {
+    if (!this.running || !this.backend) return null;
+    this.running = false;
+    return this.backend.stop();
+  }
+}
+
+/**
+ * Source files of the tracker itself: allocations whose nearest script frame is here are harness.
+ * Shared by every copy of this module in the process, like the meter that reads it.
+ */
+const HARNESS_KEY = Symbol.for('alloc-tracker.harness-files.v1');
+const harnessFiles: Set<string> =
+  ((globalThis as Record<symbol, unknown>)[HARNESS_KEY] as Set<string> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[HARNESS_KEY] = new Set<string>());
 export function registerHarnessFile(moduleUrl: string): void {
   harnessFiles.add(moduleUrl);
   try {
@@ -141,9 +193,9 @@ function isInternalUrl(url: string): boolean {
 }
 
 /**
- * Count allocation events and bytes per site, skipping the tracker's own allocations. A site is the
- * nearest frame with a script outside Node's internals (`node:*`) and builtins: "Promise (native)"
- * or "nextTick (node:internal/...)" says nothing a reader can act on; the code that called them does.
+ * Count allocations and bytes per site, skipping the tracker's own allocations. A site is the nearest
+ * frame with a script outside Node's internals (`node:*`) and builtins: "Promise (native)" or
+ * "nextTick (node:internal/...)" says nothing a reader can act on; the code that called them does.
  */
 export function summariseProfile(profile: SamplingProfile): SampleSummary {
   const attribution = new Map<number, { harness: boolean; site: SiteBytes }>();
@@ -174,7 +226,11 @@ export function summariseProfile(profile: SamplingProfile): SampleSummary {
   }
   // Rebuild the tree from the counted samples only, dropping paths that hold none.
   const toTree = (node: ProfileNode): CallTree | null => {
-    const tree: CallTree = { callFrame: { ...node.callFrame }, selfSize: bytesAt.get(node.id) ?? 0, children: new Map() };
+    const tree: CallTree = {
+      callFrame: { ...node.callFrame, scriptId: String(node.callFrame.scriptId) },
+      selfSize: bytesAt.get(node.id) ?? 0,
+      children: new Map(),
+    };
     for (const child of node.children) {
       const sub = toTree(child);
       if (!sub) continue;

@@ -1,0 +1,194 @@
+import { determinismStatus } from './environment.ts';
+import type { Region, SegmentFigures } from './meter.ts';
+import { now } from './meter.ts';
+import { emptyCallTree, mergeCallTree, registerHarnessFile, type CallTree, type SiteBytes } from './sampler.ts';
+import type { AllocationSite, BytesMethod, HeapProfile, HeapProfileNode, PhaseRecord } from './types.ts';
+
+registerHarnessFile(import.meta.url);
+
+/** Figures that add up: what a region gathers from its segments, and a phase over its calls. */
+class Figures {
+  heap = 0;
+  external = 0;
+  count = 0;
+  /** Highest occupancy above the start seen so far. */
+  peak = 0;
+  readonly sites = new Map<string, SiteBytes>();
+  tree: CallTree | null = null;
+  /** How the bytes of the parts were obtained and at which sampling intervals. */
+  readonly bytesMethods = new Set<BytesMethod>();
+  readonly intervals = new Set<number>();
+
+  addSites(sites: ReadonlyMap<string, SiteBytes>, tree: CallTree | null): void {
+    for (const [key, site] of sites) {
+      const mine = this.sites.get(key);
+      if (mine) mine.bytes += site.bytes;
+      else this.sites.set(key, { ...site });
+    }
+    if (tree) mergeCallTree((this.tree ??= emptyCallTree()), tree);
+  }
+}
+
+/** One open call of a phase, fed by the meter segment by segment. */
+export class PhaseRegion implements Region {
+  readonly name: string;
+  readonly ledger: Ledger;
+  readonly parent: PhaseRegion | null;
+  readonly samplingInterval: number;
+  /** Calls measured; lowered when a `measure` loop ends early by an exception. */
+  iterations: number;
+  readonly warmup: number;
+  startOccupancy = 0;
+  readonly figures = new Figures();
+  readonly overlappedWith = new Set<string>();
+  readonly startedAt = now();
+
+  constructor(name: string, ledger: Ledger, parent: PhaseRegion | null, samplingInterval: number, iterations: number, warmup: number) {
+    this.name = name;
+    this.ledger = ledger;
+    this.parent = parent;
+    this.samplingInterval = samplingInterval;
+    this.iterations = iterations;
+    this.warmup = warmup;
+  }
+
+  add(segment: SegmentFigures): void {
+    const f = this.figures;
+    f.heap += segment.heap;
+    f.external += segment.external;
+    f.count += segment.count;
+    f.peak = Math.max(f.peak, segment.maxOccupancy - this.startOccupancy);
+    f.bytesMethods.add(segment.bytesMethod);
+    f.intervals.add(segment.samplingInterval);
+    f.addSites(segment.sites, segment.tree);
+  }
+
+  isAncestorOf(other: PhaseRegion): boolean {
+    for (let p = other.parent; p; p = p.parent) if (p === this) return true;
+    return false;
+  }
+
+  /** The closest enclosing region of the same ledger (another session's phases are not its parents). */
+  ownParent(): PhaseRegion | null {
+    for (let r = this.parent; r; r = r.parent) if (r.ledger === this.ledger) return r;
+    return null;
+  }
+}
+
+/** A phase's totals over every call in a session. */
+interface PhaseTotals {
+  name: string;
+  parent: string | null;
+  iterations: number;
+  warmup: number;
+  wallMs: number;
+  figures: Figures;
+  overlappedWith: Set<string>;
+}
+
+/** Every phase a session recorded, by name. */
+export class Ledger {
+  private readonly phases = new Map<string, PhaseTotals>();
+
+  record(region: PhaseRegion): void {
+    let totals = this.phases.get(region.name);
+    if (!totals) {
+      totals = {
+        name: region.name,
+        parent: region.ownParent()?.name ?? null,
+        iterations: 0,
+        warmup: 0,
+        wallMs: 0,
+        figures: new Figures(),
+        overlappedWith: new Set(),
+      };
+      this.phases.set(region.name, totals);
+    }
+    const from = region.figures;
+    const into = totals.figures;
+    totals.iterations += region.iterations;
+    totals.warmup += region.warmup;
+    totals.wallMs += now() - region.startedAt;
+    into.heap += from.heap;
+    into.external += from.external;
+    into.count += from.count;
+    into.peak = Math.max(into.peak, from.peak);
+    for (const method of from.bytesMethods) into.bytesMethods.add(method);
+    for (const interval of from.intervals) into.intervals.add(interval);
+    into.addSites(from.sites, from.tree);
+    for (const other of region.overlappedWith) {
+      totals.overlappedWith.add(other);
+      // The other side of an overlap may have closed first: mark it too.
+      this.phases.get(other)?.overlappedWith.add(region.name);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.phases.has(name);
+  }
+
+  names(): string[] {
+    return [...this.phases.keys()].sort();
+  }
+
+  toRecord(name: string, topSites: number): PhaseRecord | null {
+    const totals = this.phases.get(name);
+    if (!totals) return null;
+    const { figures: f, iterations: n } = totals;
+    const sampledTotal = [...f.sites.values()].reduce((sum, s) => sum + s.bytes, 0);
+    const sites: AllocationSite[] = [...f.sites.values()]
+      .sort((a, b) => b.bytes - a.bytes || (a.location < b.location ? -1 : a.location > b.location ? 1 : 0))
+      .slice(0, topSites)
+      .map((s) => ({
+        functionName: s.functionName,
+        location: s.location,
+        bytes: Math.round(s.bytes / n),
+        share: sampledTotal > 0 ? s.bytes / sampledTotal : 0,
+      }));
+    const heap = Math.max(0, f.heap);
+    const external = Math.max(0, f.external);
+    // Exact counts and bytes only when every part was measured that way.
+    const interval = f.intervals.size === 1 ? [...f.intervals][0]! : 0;
+    const bytesMethod: BytesMethod = f.bytesMethods.size === 1 && f.bytesMethods.has('counter') ? 'counter' : 'heap-delta';
+    const determinism = determinismStatus();
+    return {
+      name: totals.name,
+      iterations: n,
+      warmup: totals.warmup,
+      bytes: Math.round((heap + external) / n),
+      heapBytes: Math.round(heap / n),
+      bytesMethod,
+      externalBytes: Math.round(external / n),
+      count: Math.round(f.count / n),
+      countMethod: interval === 1 ? 'exact' : 'off',
+      countUnit: determinism.missing.includes('--no-inline-new') ? 'events' : 'objects',
+      samplingInterval: interval,
+      peakBytes: Math.max(0, f.peak),
+      wallMs: totals.wallMs / n,
+      totalBytes: heap + external,
+      totalHeapBytes: heap,
+      totalExternalBytes: external,
+      totalCount: f.count,
+      overlapped: totals.overlappedWith.size > 0,
+      overlappedWith: [...totals.overlappedWith].sort(),
+      parent: totals.parent,
+      deterministic: determinism.deterministic && bytesMethod === 'counter',
+      pinnedTiers: determinism.pinnedTiers,
+      sites,
+    };
+  }
+
+  /** The phase's call tree in `.heapprofile` form; null when it was not sampled. */
+  profile(name: string): HeapProfile | null {
+    const tree = this.phases.get(name)?.figures.tree;
+    if (!tree) return null;
+    let nextId = 1;
+    const toNode = (node: CallTree): HeapProfileNode => ({
+      callFrame: { ...node.callFrame, scriptId: String(node.callFrame.scriptId) },
+      selfSize: node.selfSize,
+      id: nextId++,
+      children: [...node.children.values()].map(toNode),
+    });
+    return { head: toNode(tree), samples: [] };
+  }
+}
