@@ -42,6 +42,8 @@ export class PhaseRegion implements Region {
   readonly figures = new Figures();
   readonly overlappedWith = new Set<string>();
   readonly startedAt = now();
+  /** Set when a call returned a promise. */
+  async = false;
 
   constructor(name: string, ledger: Ledger, parent: PhaseRegion | null, samplingInterval: number, iterations: number, warmup: number) {
     this.name = name;
@@ -84,6 +86,7 @@ interface PhaseTotals {
   wallMs: number;
   figures: Figures;
   overlappedWith: Set<string>;
+  async: boolean;
 }
 
 /** Every phase a session recorded, by name. */
@@ -101,6 +104,7 @@ export class Ledger {
         wallMs: 0,
         figures: new Figures(),
         overlappedWith: new Set(),
+        async: false,
       };
       this.phases.set(region.name, totals);
     }
@@ -109,6 +113,7 @@ export class Ledger {
     totals.iterations += region.iterations;
     totals.warmup += region.warmup;
     totals.wallMs += now() - region.startedAt;
+    totals.async ||= region.async;
     into.heap += from.heap;
     into.external += from.external;
     into.count += from.count;
@@ -172,6 +177,7 @@ export class Ledger {
       overlapped: totals.overlappedWith.size > 0,
       overlappedWith: [...totals.overlappedWith].sort(),
       parent: totals.parent,
+      async: totals.async,
       deterministic: determinism.deterministic && bytesMethod === 'counter',
       pinnedTiers: determinism.pinnedTiers,
       sites,

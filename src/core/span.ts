@@ -122,6 +122,7 @@ export function runMeasured<T>(region: PhaseRegion, fn: () => T, resultOf?: () =
         result = fn();
         if (isPromise(result)) {
           meter.pause();
+          region.async = true;
           state.outer ??= Promise.withResolvers();
           result.then(loop, abort);
           if (continuing) meter.resume();

@@ -126,6 +126,13 @@ export interface PhaseRecord {
   overlappedWith: string[];
   /** The enclosing phase's name, or null at top level. */
   parent: string | null;
+  /**
+   * True when a call returned a promise. While it awaited, whatever else ran in the isolate allocated
+   * into it too (a test runner's messages, other timers), and the order in which async I/O completes
+   * (stream chunks, thread-pool work) changes how much bookkeeping the work takes: async figures can
+   * vary a little run to run where synchronous ones repeat to the byte.
+   */
+  async: boolean;
   /** False when the deterministic flags were missing: figures may vary run to run. */
   deterministic: boolean;
   /**

@@ -24,6 +24,7 @@ function record(name: string, bytes: number, count: number): PhaseRecord {
     overlapped: false,
     overlappedWith: [],
     parent: null,
+    async: false,
     deterministic: true,
     pinnedTiers: true,
     sites: [],
@@ -77,6 +78,7 @@ describe('Report', () => {
     expect(json.environment.key).toBe(environmentFingerprint().key);
     expect(Object.keys(phase ?? {}).sort()).toEqual(
       [
+        'async',
         'bytes',
         'bytesMethod',
         'count',

@@ -33,6 +33,7 @@ describe('span in a session', () => {
     expect(record.iterations).toBe(1);
     expect(record.externalBytes).toBe(300_000);
     expect(record.bytes).toBe(record.heapBytes + record.externalBytes);
+    expect(record.async).toBe(false);
     expect(record.countMethod).toBe('exact');
     expect(record.count).toBeGreaterThan(0);
     expect(record.wallMs).toBeGreaterThan(0);
@@ -66,6 +67,7 @@ describe('span in a session', () => {
     // a generous bound, since a loaded machine can batch more runner messages into the wait.
     expect(session.phase('async').externalBytes).toBeGreaterThanOrEqual(30_000);
     expect(session.phase('async').externalBytes).toBeLessThan(30_000 + 64 * 1024);
+    expect(session.phase('async').async).toBe(true);
   });
 
   it('records the phase when fn throws, and rethrows the very same error', () => {
