@@ -1,92 +1,111 @@
 /**
  * What measuring costs.
- *   1. span() with no active session, per call (target: about 100 ns or less), against a bare call.
- *   2. Per workload: wall time of a measured phase as a ratio to the same calls unmeasured, with
- *      counts off (samplingInterval 0: exact bytes only) and exact counts (interval 1).
- * Run: npm run bench:cost
+ *   1. span() with no active session, per call, against a bare call (target: under 10 ns), under plain
+ *      Node and under the deterministic flags.
+ *   2. Per cost workload (1e5 and 1e6 small allocations, JSON.parse of 1 MB, a Buffer stream), in fresh
+ *      processes, alternating, median of --rounds: wall time per call and peak RSS, unmeasured under
+ *      plain Node (the reference every ratio is to), unmeasured under the deterministic flags, and
+ *      measured with bytes only (interval 0), sites (4096) and exact counts (1).
+ *   3. With --before <git revision>: the same workloads measured by that revision's tracker (its own
+ *      default flags, --single-threaded) for a before/after comparison.
+ * Run: npm run bench:cost [-- --rounds 3] [-- --before 48d0751]
  */
 import { execFileSync } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Session, span } from '../src/index.ts';
+import { deterministicFlags } from '../src/index.ts';
 import { formatTable } from '../src/format/table.ts';
-import { workloads, type Workload } from './workloads.ts';
+import { costWorkloads } from './workloads.ts';
 
-function nsPerCall(fn: () => void, calls: number): number {
-  const start = performance.now();
-  fn();
-  return ((performance.now() - start) * 1e6) / calls;
+const args = process.argv.slice(2);
+const option = (flag: string, fallback: string): string => {
+  const at = args.indexOf(flag);
+  return at === -1 ? fallback : (args[at + 1] ?? fallback);
+};
+const ROUNDS = Number(option('--rounds', '3'));
+const BEFORE = option('--before', '');
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const child = fileURLToPath(new URL('./cost-child.ts', import.meta.url));
+const idleChild = fileURLToPath(new URL('./cost-idle.ts', import.meta.url));
+
+// 1. Idle spans, in fresh processes under both flag sets.
+for (const [label, flags] of [
+  ['plain Node', []],
+  ['deterministic flags', deterministicFlags()],
+] as const) {
+  const out = JSON.parse(execFileSync(process.execPath, [...flags, idleChild], { encoding: 'utf8' })) as { idle: number; bare: number };
+  console.log(
+    `span() with no active session, ${label}: ${out.idle.toFixed(1)} ns/call (bare call ${out.bare.toFixed(1)} ns; overhead ${(out.idle - out.bare).toFixed(1)} ns)`,
+  );
 }
 
-// 1. Idle spans. The callee does a little work so the loop is not folded away.
-const CALLS = 5_000_000;
-let sink = 0;
-const work = (): number => (sink = (sink + 1) | 0);
-const best = (fn: () => void): number => Math.min(...Array.from({ length: 5 }, () => nsPerCall(fn, CALLS)));
-const bare = best(() => {
-  for (let i = 0; i < CALLS; i++) work();
-});
-const idle = best(() => {
-  for (let i = 0; i < CALLS; i++) span('idle', work);
-});
-console.log(
-  `span() with no active session: ${idle.toFixed(1)} ns/call (bare call ${bare.toFixed(1)} ns; overhead ${(idle - bare).toFixed(1)} ns)\n`,
-);
-
-// 2. Measured against unmeasured, warm.
-const ITERATIONS = 10;
-async function timeUnmeasured(workload: Workload): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < ITERATIONS; i++) await workload.run();
-  return (performance.now() - start) / ITERATIONS;
+// 2 and 3. Fresh processes per cell, alternating.
+let beforeEntry: string | null = null;
+let beforeDir: string | null = null;
+if (BEFORE) {
+  beforeDir = mkdtempSync(path.join(tmpdir(), 'cost-before-'));
+  execFileSync('git', ['worktree', 'add', '--detach', beforeDir, BEFORE], { cwd: REPO, stdio: 'ignore' });
+  beforeEntry = path.join(beforeDir, 'src/index.ts');
+  if (!existsSync(beforeEntry)) throw new Error(`${BEFORE} has no src/index.ts`);
 }
-const rows: string[][] = [];
-for (const workload of workloads) {
-  for (let i = 0; i < 30; i++) await workload.run();
-  const plain = Math.min(await timeUnmeasured(workload), await timeUnmeasured(workload));
-  const bytesOnly = await Promise.resolve(
-    new Session({ samplingInterval: 0 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
-  );
-  const withCounts = await Promise.resolve(
-    new Session({ samplingInterval: 1 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
-  );
-  const sampled = await Promise.resolve(
-    new Session({ samplingInterval: 4096 }).measure(workload.name, () => workload.run(), { iterations: ITERATIONS }),
-  );
-  rows.push([
-    workload.name,
-    plain.toFixed(2),
-    `${bytesOnly.wallMs.toFixed(2)} (${(bytesOnly.wallMs / plain).toFixed(2)}x)`,
-    `${sampled.wallMs.toFixed(2)} (${(sampled.wallMs / plain).toFixed(2)}x)`,
-    `${withCounts.wallMs.toFixed(2)} (${(withCounts.wallMs / plain).toFixed(1)}x)`,
-  ]);
+interface Cell {
+  label: string;
+  flags: readonly string[];
+  mode: string;
+  env?: Record<string, string>;
 }
-console.log(
-  `Wall time per call in ms, warm, mean of ${ITERATIONS} (node ${process.version}; flags: ${process.execArgv.join(' ') || 'none'})\n`,
-);
-console.log(
-  formatTable(['Workload', 'Unmeasured', 'Bytes only (interval 0)', 'Sites, no count (4096)', 'Exact counts (interval 1)'], rows, [
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-  ]),
-);
-if (sink === -1) console.log('');
-
-// 3. Memory: at interval 1 V8 keeps a sample per allocation until the phase ends. Fresh processes so
-// each peak RSS is its own (Linux: /proc/self/status).
-if (process.platform === 'linux') {
-  const child = fileURLToPath(new URL('./cost-memory-child.ts', import.meta.url));
-  const memoryRows = [0, 4096, 1].map((interval) => {
-    const out = JSON.parse(execFileSync(process.execPath, ['--single-threaded', child, String(interval)], { encoding: 'utf8' })) as {
-      wallMs: number;
-      peakMiB: number;
-      count: number;
-    };
-    return [String(interval), out.wallMs.toFixed(0), out.peakMiB.toFixed(0), String(out.count)];
-  });
-  console.log('\nOne phase of 1e6 small allocations, fresh process per row\n');
-  console.log(formatTable(['Sampling interval', 'Wall ms', 'Peak RSS MiB', 'Count'], memoryRows, ['right', 'right', 'right', 'right']));
+const cells: Cell[] = [
+  { label: 'unmeasured, plain Node', flags: [], mode: 'plain' },
+  { label: 'unmeasured, deterministic flags', flags: deterministicFlags(), mode: 'plain' },
+  { label: 'bytes only (interval 0)', flags: deterministicFlags(), mode: 'bytes' },
+  { label: 'sites (interval 4096)', flags: deterministicFlags(), mode: 'sites' },
+  { label: 'exact counts (interval 1)', flags: deterministicFlags(), mode: 'counts' },
+];
+if (beforeEntry) {
+  for (const mode of ['bytes', 'counts']) {
+    cells.push({ label: `BEFORE ${BEFORE}: ${mode}`, flags: ['--single-threaded'], mode, env: { ALLOC_TRACKER_ENTRY: beforeEntry } });
+  }
+}
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+try {
+  for (const workload of costWorkloads) {
+    const samples = cells.map(() => ({ wall: [] as number[], peak: [] as number[] }));
+    for (let round = 0; round < ROUNDS; round++) {
+      cells.forEach((cell, i) => {
+        const out = JSON.parse(
+          execFileSync(process.execPath, [...cell.flags, child, workload.name, cell.mode], {
+            encoding: 'utf8',
+            env: { ...process.env, ...cell.env },
+          }),
+        ) as { wallMs: number; peakMiB: number };
+        samples[i]!.wall.push(out.wallMs);
+        samples[i]!.peak.push(out.peakMiB);
+      });
+    }
+    const reference = { wall: median(samples[0]!.wall), peak: median(samples[0]!.peak) };
+    const rows = cells.map((cell, i) => {
+      const wall = median(samples[i]!.wall);
+      const peak = median(samples[i]!.peak);
+      return [
+        cell.label,
+        wall.toFixed(2),
+        `${(wall / reference.wall).toFixed(2)}x`,
+        peak.toFixed(0),
+        `${(peak / reference.peak).toFixed(2)}x`,
+      ];
+    });
+    console.log(
+      `\n${workload.name}: ${workload.iterations} measured call(s) after ${workload.warmup} warm-up calls, median of ${ROUNDS} alternating rounds\n`,
+    );
+    console.log(
+      formatTable(['Mode', 'Wall ms/call', 'vs plain', 'Peak RSS MiB', 'vs plain'], rows, ['left', 'right', 'right', 'right', 'right']),
+    );
+  }
+} finally {
+  if (beforeDir) {
+    execFileSync('git', ['worktree', 'remove', '--force', beforeDir], { cwd: REPO, stdio: 'ignore' });
+    rmSync(beforeDir, { recursive: true, force: true });
+  }
 }

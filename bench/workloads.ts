@@ -89,3 +89,60 @@ export function workloadNamed(name: string): Workload {
   if (!found) throw new Error(`no workload ${JSON.stringify(name)}; known: ${workloads.map((w) => w.name).join(', ')}`);
   return found;
 }
+
+/** The cost benchmark's workloads: small allocations at two scales, a 1 MB JSON.parse, a Buffer stream. */
+export interface CostWorkload {
+  name: string;
+  run: () => unknown;
+  warmup: number;
+  iterations: number;
+}
+let costSink: unknown;
+const oneMegabyteJson = JSON.stringify(
+  Array.from({ length: 16_000 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['a', 'b'], score: i / 3 })),
+);
+export const costWorkloads: CostWorkload[] = [
+  {
+    name: 'objects-1e5',
+    warmup: 5,
+    iterations: 5,
+    run: () => {
+      for (let i = 0; i < 100_000; i++) costSink = { i };
+    },
+  },
+  {
+    name: 'objects-1e6',
+    warmup: 2,
+    iterations: 1,
+    run: () => {
+      for (let i = 0; i < 1_000_000; i++) costSink = { i };
+    },
+  },
+  { name: 'json-parse-1mb', warmup: 5, iterations: 5, run: () => (costSink = JSON.parse(oneMegabyteJson) as unknown) },
+  {
+    name: 'buffer-stream',
+    warmup: 5,
+    iterations: 5,
+    run: async () => {
+      const collected: Buffer[] = [];
+      await pipeline(
+        Readable.from(Array.from({ length: 512 }, (_, i) => Buffer.alloc(4096, i))),
+        new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            done(null, Buffer.concat([chunk, chunk]));
+          },
+        }),
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            collected.push(chunk);
+            done();
+          },
+        }),
+      );
+      costSink = collected;
+    },
+  },
+];
+export function keepCostSink(): unknown {
+  return costSink;
+}
