@@ -34,6 +34,7 @@ const idleChild = fileURLToPath(new URL('./cost-idle.ts', import.meta.url));
 for (const [label, flags] of [
   ['plain Node', []],
   ['deterministic flags', deterministicFlags()],
+  ['tiers pinned', deterministicFlags({ pinTiers: true })],
 ] as const) {
   const out = JSON.parse(execFileSync(process.execPath, [...flags, idleChild], { encoding: 'utf8' })) as { idle: number; bare: number };
   console.log(
@@ -62,6 +63,7 @@ const cells: Cell[] = [
   { label: 'bytes only (interval 0)', flags: deterministicFlags(), mode: 'bytes' },
   { label: 'sites (interval 4096)', flags: deterministicFlags(), mode: 'sites' },
   { label: 'exact counts (interval 1)', flags: deterministicFlags(), mode: 'counts' },
+  { label: 'bytes only, tiers pinned', flags: deterministicFlags({ pinTiers: true }), mode: 'bytes' },
 ];
 if (beforeEntry) {
   for (const mode of ['bytes', 'counts']) {

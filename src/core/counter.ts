@@ -28,8 +28,12 @@ export const CODE_SPACES: ReadonlySet<string> = new Set([
   'trusted_large_object_space',
 ]);
 
-/** The last statistics object, kept so that it always escapes: a read then allocates the same whatever the JIT does. */
+/**
+ * The last statistics object and reading, kept so that both always escape: a read then allocates the
+ * same whatever the JIT does (optimised code could drop an object that does not escape).
+ */
 let lastStatistics: v8.HeapInfo | null = null;
+let lastReading: HeapReading | null = null;
 
 /**
  * Reads the heap. With `dataSpaces`, `used` is the sum over the data spaces (for the used-heap
@@ -44,16 +48,18 @@ export function readHeap(dataSpaces = false): HeapReading {
     used = 0;
     for (const space of v8.getHeapSpaceStatistics()) if (!CODE_SPACES.has(space.space_name)) used += space.space_used_size;
   }
-  return {
+  const reading = {
     allocated: (statistics as { total_allocated_bytes?: number }).total_allocated_bytes ?? Number.NaN,
     used,
     external: statistics.external_memory,
   };
+  lastReading = reading;
+  return reading;
 }
 
-/** For tests: the statistics object of the last read. */
-export function lastHeapStatistics(): v8.HeapInfo | null {
-  return lastStatistics;
+/** The statistics object and reading of the last read. */
+export function lastRead(): { statistics: v8.HeapInfo | null; reading: HeapReading | null } {
+  return { statistics: lastStatistics, reading: lastReading };
 }
 
 /** Where `startReading` leaves its result (filled in place: a new object would be allocated after the last read). */

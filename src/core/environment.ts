@@ -15,17 +15,18 @@ export const EXACT_BYTES_FLAGS: readonly string[] = Object.freeze(['--single-thr
  * Flags that pin the JIT to its interpreter tier and allocate feedback on a function's first call.
  * Optimised code allocates differently (escape analysis, unboxed numbers, no allocation mementos:
  * 20,000 small objects measured 1.66 MB optimised and 2.30 MB interpreted), and whether code is
- * optimised depends on how often it ran before: without these, a test's figures depend on the tests
- * that ran before it in the same worker.
+ * optimised depends on how often it ran before. With the JIT free, figures repeat exactly when the
+ * same code ran before (the same tests before a test in its worker); pinned, they also hold when what
+ * ran before differs, at a price: interpreted hot loops ran 13-22x slower (`npm run bench:cost`).
  */
 export const PINNED_TIER_FLAGS: readonly string[] = Object.freeze(['--max-opt=0', '--no-lazy-feedback-allocation']);
 
-/** The flags for figures that repeat and do not depend on history; without the JIT pin when `jit` is set. */
-export function deterministicFlags(options: { jit?: boolean } = {}): string[] {
-  return options.jit ? [...EXACT_BYTES_FLAGS] : [...EXACT_BYTES_FLAGS, ...PINNED_TIER_FLAGS];
+/** The flags for exact, repeatable figures; with `pinTiers`, also independent of how warm the code is. */
+export function deterministicFlags(options: { pinTiers?: boolean } = {}): string[] {
+  return options.pinTiers ? [...EXACT_BYTES_FLAGS, ...PINNED_TIER_FLAGS] : [...EXACT_BYTES_FLAGS];
 }
 
-/** Kept for callers of the earlier API: the full deterministic set. */
+/** Kept for callers of the earlier API: the flags for exact, repeatable figures. */
 export function requiredFlags(): string[] {
   return deterministicFlags();
 }
@@ -109,13 +110,14 @@ export function determinismStatus(execArgv: readonly string[] = process.execArgv
 
 /**
  * The suffix of the baseline key for this flag set: empty for the deterministic set, otherwise a tag
- * per difference, so that figures measured under other V8 settings are never compared with them.
+ * per difference (`+pinned` for pinned tiers), so that figures measured under other V8 settings are
+ * never compared with them.
  */
 function keySuffix(flags: readonly string[]): string {
   const tags: string[] = [];
   if (!has(flags, '--single-threaded')) tags.push('threads');
   if (!has(flags, '--no-inline-new')) tags.push('inline-new');
-  if (!PINNED_TIER_FLAGS.every((flag) => has(flags, flag))) tags.push('jit');
+  if (PINNED_TIER_FLAGS.every((flag) => has(flags, flag))) tags.push('pinned');
   const expected = new Set([...EXACT_BYTES_FLAGS, ...PINNED_TIER_FLAGS]);
   for (const flag of flags) {
     if (expected.has(flag) || (flag === '--predictable' && has(flags, '--single-threaded')) || flag === '--jitless') continue;

@@ -19,15 +19,25 @@ export interface Scope {
  */
 class TrackerRuntime {
   readonly scopes = new AsyncLocalStorage<Scope>();
-  /** `Session.run` scopes still running: while 0 and no session is activated, span() is a plain call. */
-  runningScopes = 0;
+  /**
+   * True when no span can record: no `Session.run` scope is running and no session is activated. The
+   * idle fast path of span() reads this one field.
+   */
+  idle = true;
+  /** `Session.run` scopes still running. */
+  private running = 0;
   /** Activated sessions, most recent last; they may be deactivated in any order. */
   private readonly activations: Session[] = [];
   private activated: Session | null = null;
 
-  /** True when no span can record: the idle fast path of span(). */
-  get idle(): boolean {
-    return this.runningScopes === 0 && this.activated === null;
+  enterRun(): void {
+    this.running++;
+    this.idle = false;
+  }
+
+  leaveRun(): void {
+    this.running--;
+    this.idle = this.running === 0 && this.activated === null;
   }
 
   currentScope(): Scope | null {
@@ -38,6 +48,7 @@ class TrackerRuntime {
   activate(session: Session): () => void {
     this.activations.push(session);
     this.activated = session;
+    this.idle = false;
     let active = true;
     return () => {
       if (!active) return;
@@ -45,6 +56,7 @@ class TrackerRuntime {
       const at = this.activations.lastIndexOf(session);
       if (at !== -1) this.activations.splice(at, 1);
       this.activated = this.activations.at(-1) ?? null;
+      this.idle = this.running === 0 && this.activated === null;
     };
   }
 }
@@ -54,7 +66,7 @@ class TrackerRuntime {
  * source and built copies side by side): every copy must see the same sessions, or spans made through
  * one copy would miss the session activated through another. The key names the shape's version.
  */
-const RUNTIME_KEY = Symbol.for('alloc-tracker.runtime.v1');
+const RUNTIME_KEY = Symbol.for('alloc-tracker.runtime.v2');
 export const runtime: TrackerRuntime =
   ((globalThis as Record<symbol, unknown>)[RUNTIME_KEY] as TrackerRuntime | undefined) ??
   ((globalThis as Record<symbol, unknown>)[RUNTIME_KEY] = new TrackerRuntime());

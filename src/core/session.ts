@@ -127,19 +127,19 @@ export class Session {
 
 /** Runs `fn` in `scope`, keeping span() off its idle fast path until fn (or its promise) is done. */
 function withScope<T>(scope: Scope, fn: () => T): T {
-  runtime.runningScopes++;
+  runtime.enterRun();
   let result: T;
   try {
     result = runtime.scopes.run(scope, fn);
   } catch (error) {
-    runtime.runningScopes--;
+    runtime.leaveRun();
     throw error;
   }
   if (isPromise(result)) {
     return result.finally(() => {
-      runtime.runningScopes--;
+      runtime.leaveRun();
     }) as T;
   }
-  runtime.runningScopes--;
+  runtime.leaveRun();
   return result;
 }

@@ -155,7 +155,11 @@ export function runMeasured<T>(region: PhaseRegion, fn: () => T, resultOf?: () =
 export function span<T>(name: string, fn: () => T): T {
   checkName(name, 'span');
   if (typeof fn !== 'function') throw new TypeError(`alloc-tracker: span(${JSON.stringify(name)}, fn) needs a function`);
-  if (runtime.idle) return fn();
+  // Kept small so that the JIT inlines it where spans sit in hot code: without a session this is a call.
+  return runtime.idle ? fn() : recordSpan(name, fn);
+}
+
+function recordSpan<T>(name: string, fn: () => T): T {
   const scope = runtime.currentScope();
   if (!scope || !scope.recording) return fn();
   // Recursion into a phase already open is one call of it: recording it again would count it twice.

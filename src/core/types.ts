@@ -51,8 +51,8 @@ export interface DeterminismStatus {
 export interface EnvironmentFingerprint {
   /**
    * `node<major>-<platform>-<arch>`, e.g. `node26-linux-x64`, for processes with the deterministic
-   * flags; other figure-changing flag sets add a suffix (`+jit`, `+inline-new`, `+threads`, ...), so
-   * that figures measured under different V8 settings are never compared.
+   * flags; other figure-changing flag sets add a suffix (`+pinned`, `+inline-new`, `+threads`, ...),
+   * so that figures measured under different V8 settings are never compared.
    */
   key: string;
   nodeMajor: number;

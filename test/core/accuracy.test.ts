@@ -176,11 +176,11 @@ describe('determinism and environment', () => {
 
   it('fingerprints node major, platform and arch into the key, and tags other flag sets apart', () => {
     const base = `node${process.versions.node.split('.')[0]}-${process.platform}-${process.arch}`;
-    const deterministic = ['--single-threaded', '--no-inline-new', '--max-opt=0', '--no-lazy-feedback-allocation'];
+    const deterministic = ['--single-threaded', '--no-inline-new'];
     expect(environmentFingerprint(deterministic).key).toBe(base);
     expect(environmentFingerprint([...deterministic].reverse().concat('--stack-size=2000')).key).toBe(base);
-    expect(environmentFingerprint(['--single-threaded', '--no-inline-new']).key).toBe(`${base}+jit`);
-    expect(environmentFingerprint([]).key).toBe(`${base}+threads+inline-new+jit`);
+    expect(environmentFingerprint([...deterministic, '--max-opt=0', '--no-lazy-feedback-allocation']).key).toBe(`${base}+pinned`);
+    expect(environmentFingerprint([]).key).toBe(`${base}+threads+inline-new`);
     expect(environmentFingerprint([...deterministic, '--max-semi-space-size=64']).key).toBe(`${base}+max-semi-space-size=64`);
     const fingerprint = environmentFingerprint();
     expect(fingerprint.v8Version).toBe(process.versions.v8);
