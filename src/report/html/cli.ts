@@ -7,7 +7,7 @@
  * Call trees: the JSON output holds each phase's top sites only; the plugin saves a failing phase's
  * whole call tree as a `.heapprofile` under `.alloc-profiles/`, and those are attached to their rows.
  */
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
@@ -58,6 +58,7 @@ try {
 // Atomic: a reader never sees half a page, and a failed write leaves the old one.
 const temporary = `${output}.${process.pid}.tmp`;
 try {
+  mkdirSync(path.dirname(output), { recursive: true });
   writeFileSync(temporary, result.html);
   renameSync(temporary, output);
 } catch (error) {

@@ -27,19 +27,20 @@ export const CLIENT_SCRIPT = String.raw`(function () {
 
   // ---- filters -------------------------------------------------------------------------------
   var rows = Array.prototype.slice.call(document.querySelectorAll('tr.phase'));
-  var texts = rows.map(function (r) {
+  var texts = null; // built at the first text filter, so that nothing delays the first paint
+  function textOf(r) {
     var section = r.closest('section');
     var body = r.closest('tbody');
     return ((section ? section.getAttribute('data-file') : '') + '\n' + (body ? body.getAttribute('data-test') : '') + '\n' +
       r.getAttribute('data-phase')).toLowerCase();
-  });
+  }
   var active = new Set();
   var query = '';
   var shown = document.getElementById('shown');
   function apply() {
     var visible = 0;
     rows.forEach(function (r, i) {
-      var ok = (active.size === 0 || active.has(r.getAttribute('data-status'))) && (query === '' || texts[i].indexOf(query) !== -1);
+      var ok = (active.size === 0 || active.has(r.getAttribute('data-status'))) && (query === '' || (texts || (texts = rows.map(textOf)))[i].indexOf(query) !== -1);
       r.hidden = !ok;
       var next = r.nextElementSibling;
       if (next && next.classList.contains('detail')) next.hidden = !ok || r.querySelector('button.toggle').getAttribute('aria-expanded') !== 'true';
@@ -192,7 +193,7 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     if (!button) return;
     toggle(button.closest('tr'), button.getAttribute('aria-expanded') !== 'true');
   });
-  apply();
+  shown.textContent = 'showing ' + rows.length + ' of ' + rows.length + ' phases';
   // Regressions are where a reader looks first: open a few, after the table has painted.
   setTimeout(function () {
     document.querySelectorAll('tr.phase.st-regressed').forEach(function (r, n) { if (n < 10) toggle(r, true); });

@@ -19,6 +19,8 @@ h1 { font-size: 17px; margin: 0 0 2px; }
 .filters .shown { color: var(--muted); margin-left: auto; }
 main { padding: 8px 16px 40px; }
 section.file { margin: 14px 0 22px; }
+/* Off-screen files skip layout and paint until scrolled near: a page of hundreds of phases paints at once. */
+section.file + section.file { content-visibility: auto; contain-intrinsic-size: auto 1200px; }
 section.file h2 { font-size: 14px; margin: 0 0 4px; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
 section.file h2 small { color: var(--muted); font-weight: normal; }
 .error { color: var(--regressed); margin: 4px 0; }
@@ -32,9 +34,9 @@ td.name { word-break: break-word; font-family: ui-monospace, SFMono-Regular, Men
 td.name .warn { color: var(--missing); cursor: help; margin-left: 4px; }
 .vals { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-variant-numeric: tabular-nums; }
 .vals .b { color: var(--muted); }
-.bars { position: relative; height: 10px; margin-top: 2px; }
-.bar { height: 4px; border-radius: 2px; min-width: 1px; }
-.bar.b { background: var(--base); margin-bottom: 2px; }
+.bars { height: 10px; margin-top: 2px; background-repeat: no-repeat;
+  background-image: linear-gradient(var(--base), var(--base)), linear-gradient(var(--c-color), var(--c-color));
+  background-size: var(--b, 0) 4px, var(--c, 0) 4px; background-position: 0 0, 0 6px; }
 td.change { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .up { color: var(--regressed); } .down { color: var(--improved); }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; color: #fff; font-size: 12px; }
@@ -51,6 +53,9 @@ tr.detail > td { background: #fbfbfc; padding: 8px 10px 12px; }
 .flame .fn .loc { color: rgba(0,0,0,.6); }
 ol.sites { margin: 8px 0 0; padding-left: 22px; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 ol.sites .pct { display: inline-block; width: 5.5em; text-align: right; margin-right: 8px; font-variant-numeric: tabular-nums; }
+tr.st-regressed .bars { --c-color: var(--regressed); } tr.st-missing .bars { --c-color: var(--missing); }
+tr.st-new .bars { --c-color: var(--new); } tr.st-improved .bars { --c-color: var(--improved); } tr.st-updated .bars { --c-color: var(--updated); }
+.bars { --c-color: var(--ok); }
 .s-regressed { background: var(--regressed); } .s-missing { background: var(--missing); } .s-new { background: var(--new); }
 .s-improved { background: var(--improved); } .s-updated { background: var(--updated); } .s-obsolete { background: var(--obsolete); }
 .s-removed { background: var(--removed); } .s-ok { background: var(--ok); } .s-unchecked { background: var(--unchecked); }
