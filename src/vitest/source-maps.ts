@@ -37,7 +37,8 @@ export const vitestRunnerSourceMaps: SourceMapProvider = (url) => {
   if (!modules || !file) return undefined;
   const node = modules.getModuleById(file);
   const meta = node?.meta as { code?: unknown; sourceMap?: unknown } | undefined;
-  if (!node || !meta) return undefined;
+  // Externalized modules are in the graph too, without code: Node ran them, so ask the next provider.
+  if (!meta || (typeof meta.code !== 'string' && meta.sourceMap === undefined)) return undefined;
   const decoded = modules.getModuleSourceMapById?.(file)?.map;
   if (isPayload(decoded)) return { payload: decoded, base: file };
   if (isPayload(meta.sourceMap)) return { payload: meta.sourceMap, base: file };
