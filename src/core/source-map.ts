@@ -117,6 +117,9 @@ export const DEFAULT_PROVIDERS: readonly SourceMapProvider[] = [nodeSourceMaps, 
 
 interface ParsedMap {
   map: SourceMap;
+  /** The map's `sources` as written (SourceMap#payload clones the whole map on every read). */
+  rawSources: readonly string[];
+  /** The same, resolved to paths or URLs. */
   sources: string[];
 }
 
@@ -161,7 +164,7 @@ export class SourceMapper {
       if (loaded === undefined) continue;
       if (loaded === null) break;
       try {
-        result = { map: new SourceMap(loaded.payload), sources: resolveSources(loaded) };
+        result = { map: new SourceMap(loaded.payload), rawSources: [...loaded.payload.sources], sources: resolveSources(loaded) };
       } catch (error) {
         result = `unreadable source map: ${(error as Error).message}`;
       }
@@ -193,7 +196,7 @@ export class SourceMapper {
     if (!('originalSource' in entry) || entry.generatedLine !== frame.lineNumber) {
       return { kind: 'generated', reason: 'the source map has no mapping on this line' };
     }
-    const sourceIndex = parsed.map.payload.sources.indexOf(entry.originalSource);
+    const sourceIndex = parsed.rawSources.indexOf(entry.originalSource);
     const file = parsed.sources[sourceIndex] ?? entry.originalSource;
     return {
       kind: 'original',
