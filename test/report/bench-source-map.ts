@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'rolldown';
+import type * as TypeScript from 'typescript';
 import { Session, span } from '../../src/index.ts';
 import { SourceMapper } from '../../src/core/source-map.ts';
 import type { HeapProfileNode } from '../../src/core/types.ts';
@@ -30,7 +31,7 @@ try {
     `bundle: ${(statSync(bundle).size / 1e6).toFixed(1)} MB, map ${(statSync(`${bundle}.map`).size / 1e6).toFixed(1)} MB ` +
       `(built in ${(performance.now() - started).toFixed(0)} ms)`,
   );
-  const ts = require(bundle) as typeof import('typescript');
+  const ts = require(bundle) as typeof TypeScript;
   const session = new Session({ samplingInterval: 512 });
   const source = 'export interface A { x: number }\n'.repeat(50) + 'export function f(a: A): number { return a.x * 2; }\n'.repeat(200);
   session.run(() => span('transpile', () => ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext } })));
