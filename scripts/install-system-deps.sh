@@ -1,13 +1,16 @@
 #!/bin/sh
-# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr),
-# only when one is missing. Debian/Ubuntu; needs root (or sudo) and the distribution mirror.
+# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr) and the
+# browser the HTML report's test drives (Debian's chromium, /usr/bin/chromium), only when one is
+# missing. Debian/Ubuntu (Ubuntu's chromium package is a snap stub); needs root (or sudo) and the
+# distribution mirror.
 set -eu
 missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v umoci >/dev/null 2>&1 || missing="$missing umoci"
 command -v getfattr >/dev/null 2>&1 || missing="$missing attr"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -z "$missing" ]; then
-  echo "install-system-deps: skopeo, umoci and attr are present"
+  echo "install-system-deps: skopeo, umoci, attr and chromium are present"
   exit 0
 fi
 SUDO=""
