@@ -279,21 +279,34 @@ export function summariseProfile(profile: SamplingProfile): SampleSummary {
   };
   walk(profile.head, null);
 
-  // The call tree of the counted samples only, dropping paths that hold none.
+  // The call tree of the counted samples only, dropping paths that hold none. The tracker's own frames
+  // (span, the measuring loop, ...) sit between the caller and the code it measures: they are left out
+  // and their children joined to their parent, so the tree reads caller -> measured code.
+  const addChild = (tree: CallTree, sub: CallTree): void => {
+    const key = frameKey(sub.callFrame);
+    const twin = tree.children.get(key);
+    if (twin) mergeCallTree(twin, sub);
+    else tree.children.set(key, sub);
+  };
+  // Node's own frames called by the tracker (AsyncLocalStorage.run between a span and the measured
+  // function) go with it.
+  const childrenOf = (node: ProfileNode, into: CallTree, belowHarness = false): void => {
+    for (const child of node.children) {
+      const harness = harnessFiles.has(child.callFrame.url);
+      if (harness || (belowHarness && isInternalUrl(child.callFrame.url))) childrenOf(child, into, true);
+      else {
+        const sub = toTree(child);
+        if (sub) addChild(into, sub);
+      }
+    }
+  };
   const toTree = (node: ProfileNode): CallTree | null => {
     const tree: CallTree = {
       callFrame: { ...node.callFrame, scriptId: String(node.callFrame.scriptId) },
       selfSize: harnessNodes.has(node.id) ? 0 : (bytesAt.get(node.id) ?? 0),
       children: new Map(),
     };
-    for (const child of node.children) {
-      const sub = toTree(child);
-      if (!sub) continue;
-      const key = frameKey(sub.callFrame);
-      const twin = tree.children.get(key);
-      if (twin) mergeCallTree(twin, sub);
-      else tree.children.set(key, sub);
-    }
+    childrenOf(node, tree);
     return tree.selfSize > 0 || tree.children.size > 0 ? tree : null;
   };
   const tree = emptyCallTree();
