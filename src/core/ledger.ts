@@ -1,6 +1,7 @@
 import { determinismStatus } from './environment.ts';
 import type { Region, SegmentFigures } from './meter.ts';
 import { now } from './meter.ts';
+import { retention, type OpenCall, type RetentionTarget } from './retention.ts';
 import { emptyCallTree, mergeCallTree, registerHarnessFile, type CallTree, type SiteBytes } from './sampler.ts';
 import type { AllocationSite, BytesMethod, HeapProfile, HeapProfileNode, PhaseRecord } from './types.ts';
 
@@ -44,6 +45,10 @@ export class PhaseRegion implements Region {
   readonly startedAt = now();
   /** Set when a call returned a promise. */
   async = false;
+  /** The retention tracker's record of this call; null when retention is not tracked. */
+  retention: OpenCall | null = null;
+  /** Live external bytes after each measured iteration (measure() with retention), or null. */
+  externalAfter: number[] | null = null;
 
   constructor(name: string, ledger: Ledger, parent: PhaseRegion | null, samplingInterval: number, iterations: number, warmup: number) {
     this.name = name;
@@ -77,6 +82,51 @@ export class PhaseRegion implements Region {
   }
 }
 
+/** One tracked call's part of a phase's retention: filled in when retention is evaluated. */
+class RetainedCall implements RetentionTarget {
+  readonly phase: Retained;
+  readonly iterations: number;
+  /** Live external bytes after each iteration of a measured loop (empty for a single call). */
+  readonly externalAfter: readonly number[];
+  constructor(phase: Retained, iterations: number, externalAfter: readonly number[]) {
+    this.phase = phase;
+    this.iterations = iterations;
+    this.externalAfter = externalAfter;
+  }
+
+  addRetained(heap: number, count: number, sites: ReadonlyMap<string, SiteBytes>, heapPerIteration: number[], external: number): void {
+    const p = this.phase;
+    p.bytes += heap + external;
+    p.count += count;
+    for (const [key, site] of sites) {
+      const mine = p.sites.get(key);
+      if (mine) mine.bytes += site.bytes;
+      else p.sites.set(key, { ...site });
+    }
+    // Growth per iteration: the median of what each iteration after the first left behind, heap and
+    // external. A one-off (a cache filled once, feedback V8 allocates on the eighth call) sits in one
+    // iteration and moves no median; a leak is in every one.
+    if (this.iterations > 2 && this.externalAfter.length >= this.iterations) {
+      const each: number[] = [];
+      for (let i = 1; i < this.iterations; i++)
+        each.push((heapPerIteration[i] ?? 0) + (this.externalAfter[i]! - this.externalAfter[i - 1]!));
+      each.sort((a, b) => a - b);
+      const middle = each.length >> 1;
+      const median = each.length % 2 ? each[middle]! : (each[middle - 1]! + each[middle]!) / 2;
+      p.growth = p.growth === null ? median : Math.max(p.growth, median);
+    }
+  }
+}
+
+/** What a phase's tracked calls left behind. */
+class Retained {
+  bytes = 0;
+  count = 0;
+  readonly sites = new Map<string, SiteBytes>();
+  /** Growth per iteration of measure() calls with retention (the largest over them); null when none. */
+  growth: number | null = null;
+}
+
 /** A phase's totals over every call in a session. */
 interface PhaseTotals {
   name: string;
@@ -87,6 +137,21 @@ interface PhaseTotals {
   figures: Figures;
   overlappedWith: Set<string>;
   async: boolean;
+  /** Null when no call tracked retention. */
+  retained: Retained | null;
+}
+
+function topSites(sites: ReadonlyMap<string, SiteBytes>, n: number, limit: number): AllocationSite[] {
+  const total = [...sites.values()].reduce((sum, s) => sum + s.bytes, 0);
+  return [...sites.values()]
+    .sort((a, b) => b.bytes - a.bytes || (a.location < b.location ? -1 : a.location > b.location ? 1 : 0))
+    .slice(0, limit)
+    .map((s) => ({
+      functionName: s.functionName,
+      location: s.location,
+      bytes: Math.round(s.bytes / n),
+      share: total > 0 ? s.bytes / total : 0,
+    }));
 }
 
 /** Every phase a session recorded, by name. */
@@ -105,6 +170,7 @@ export class Ledger {
         figures: new Figures(),
         overlappedWith: new Set(),
         async: false,
+        retained: null,
       };
       this.phases.set(region.name, totals);
     }
@@ -114,6 +180,10 @@ export class Ledger {
     totals.warmup += region.warmup;
     totals.wallMs += now() - region.startedAt;
     totals.async ||= region.async;
+    if (region.retention) {
+      const retained = (totals.retained ??= new Retained());
+      retention.end(region.retention, new RetainedCall(retained, region.iterations, region.externalAfter ?? []));
+    }
     into.heap += from.heap;
     into.external += from.external;
     into.count += from.count;
@@ -136,20 +206,16 @@ export class Ledger {
     return [...this.phases.keys()].sort();
   }
 
-  toRecord(name: string, topSites: number): PhaseRecord | null {
+  toRecord(name: string, limit: number): PhaseRecord | null {
     const totals = this.phases.get(name);
     if (!totals) return null;
     const { figures: f, iterations: n } = totals;
-    const sampledTotal = [...f.sites.values()].reduce((sum, s) => sum + s.bytes, 0);
-    const sites: AllocationSite[] = [...f.sites.values()]
-      .sort((a, b) => b.bytes - a.bytes || (a.location < b.location ? -1 : a.location > b.location ? 1 : 0))
-      .slice(0, topSites)
-      .map((s) => ({
-        functionName: s.functionName,
-        location: s.location,
-        bytes: Math.round(s.bytes / n),
-        share: sampledTotal > 0 ? s.bytes / sampledTotal : 0,
-      }));
+    const sites = topSites(f.sites, n, limit);
+    // What tracked calls left behind is read (with full collections) when first asked for.
+    let retainedProblem: string | null = null;
+    if (totals.retained && retention.pending) retainedProblem = retention.evaluate().problem;
+    else if (totals.retained) retainedProblem = retention.problem;
+    const retained = retainedProblem === null ? totals.retained : null;
     const heap = Math.max(0, f.heap);
     const external = Math.max(0, f.external);
     // Exact counts and bytes only when every part was measured that way.
@@ -181,6 +247,11 @@ export class Ledger {
       deterministic: determinism.deterministic && bytesMethod === 'counter',
       pinnedTiers: determinism.pinnedTiers,
       sites,
+      retainedBytes: retained ? Math.round(retained.bytes / n) : null,
+      retainedCount: retained ? Math.round(retained.count / n) : null,
+      retainedSites: retained ? topSites(retained.sites, n, limit) : [],
+      growthBytesPerIteration: retained?.growth ?? null,
+      retainedProblem,
     };
   }
 

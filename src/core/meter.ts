@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { CODE_SPACES, readHeap, startReading, type HeapReading, type WindowStart } from './counter.ts';
 import { HAS_ALLOCATION_COUNTER, objectSizedBuffers } from './environment.ts';
+import { retention } from './retention.ts';
 import { HeapSampler, registerHarnessFile, summariseProfile, type CallTree, type SiteBytes } from './sampler.ts';
 import type { BytesMethod } from './types.ts';
 
@@ -132,7 +133,8 @@ class Meter {
   private startSegment(opening: Region | null): void {
     this.sampling = this.interval > 0 && this.sampler.start(this.interval);
     // The sampler makes buffers object-sized only while it runs at interval 1.
-    this.exact = HAS_ALLOCATION_COUNTER && (objectSizedBuffers() || (this.sampling && this.interval === 1));
+    // So does the retention tracker's sampler (interval 1, live objects).
+    this.exact = HAS_ALLOCATION_COUNTER && (objectSizedBuffers() || (this.sampling && this.interval === 1) || retention.running);
     const dataSpaces = !this.exact;
     // A GC between a read and the profiler's start would be missed by the profiler; one between its
     // start and the segment's start reads would be counted against a post-GC start value. Either shows

@@ -10,7 +10,7 @@ export interface CallFrame {
   lineNumber: number;
   columnNumber: number;
 }
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   selfSize: number;
   callFrame: CallFrame;
@@ -24,7 +24,7 @@ interface ProfileSample {
 /** A stopped profile: its call tree, and its samples (a profile at interval 1 holds one per allocation). */
 export interface SamplingProfile {
   head: ProfileNode;
-  forEachSample(visit: (nodeId: number, size: number) => void): void;
+  forEachSample(visit: (nodeId: number, size: number, ordinal: number) => void): void;
 }
 
 /** Samples are parsed this many characters at a time: a million sample objects at once would double the peak. */
@@ -53,7 +53,7 @@ function profileFromJson(json: string): SamplingProfile {
         if (to === -1 || to > samplesEnd) to = samplesEnd;
         else to += 1;
         const chunk = JSON.parse(`[${json.slice(from, to)}]`) as ProfileSample[];
-        for (const sample of chunk) visit(sample.nodeId, sample.size);
+        for (const sample of chunk) visit(sample.nodeId, sample.size, sample.ordinal);
         from = to + 1;
       }
     },
@@ -64,7 +64,7 @@ function profileFromObject(profile: { head: ProfileNode; samples: ProfileSample[
   return {
     head: profile.head,
     forEachSample(visit) {
-      for (const sample of profile.samples) visit(sample.nodeId, sample.size);
+      for (const sample of profile.samples) visit(sample.nodeId, sample.size, sample.ordinal);
     },
   };
 }
@@ -130,21 +130,22 @@ function stackDepthFor(interval: number): number {
 
 /** One running sampling profile, stopped for its samples. */
 interface Backend {
-  start(interval: number): void;
+  /** `liveOnly`: report only objects still alive at stop (samples of collected objects are dropped). */
+  start(interval: number, liveOnly: boolean): void;
   stop(): SamplingProfile;
 }
 
 /** Node >= 26: `v8.startHeapProfile`, synchronous and in-process, no inspector session. */
 class SyncBackend implements Backend {
   private handle: { stop(): string | undefined } | null = null;
-  start(interval: number): void {
+  start(interval: number, liveOnly: boolean): void {
     const api = v8 as unknown as { startHeapProfile(options: object): { stop(): string | undefined } };
     this.handle = api.startHeapProfile({
       sampleInterval: interval,
       stackDepth: stackDepthFor(interval),
-      // Without these V8 only reports objects still alive at stop: we want every allocation.
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      // Without these V8 only reports objects still alive at stop.
+      includeObjectsCollectedByMajorGC: !liveOnly,
+      includeObjectsCollectedByMinorGC: !liveOnly,
     });
   }
   stop(): SamplingProfile {
@@ -161,11 +162,11 @@ class InspectorBackend implements Backend {
   constructor() {
     this.session.connect();
   }
-  start(interval: number): void {
+  start(interval: number, liveOnly: boolean): void {
     let failure: Error | null = null;
     this.session.post(
       'HeapProfiler.startSampling',
-      { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true },
+      { samplingInterval: interval, includeObjectsCollectedByMajorGC: !liveOnly, includeObjectsCollectedByMinorGC: !liveOnly },
       (error) => {
         failure = error;
       },
@@ -195,8 +196,11 @@ export class HeapSampler {
   private backend: Backend | null = null;
   private running = false;
 
-  /** Starts sampling; false when another heap profile of this process is running (V8 allows one). */
-  start(interval: number): boolean {
+  /**
+   * Starts sampling; false when another heap profile of this process is running (V8 allows one). With
+   * `liveOnly`, the profile at stop holds only the sampled objects still alive then.
+   */
+  start(interval: number, liveOnly = false): boolean {
     if (!randomnessSuppressed) {
       v8.setFlagsFromString('--sampling-heap-profiler-suppress-randomness');
       randomnessSuppressed = true;
@@ -204,7 +208,7 @@ export class HeapSampler {
     this.backend ??=
       typeof (v8 as { startHeapProfile?: unknown }).startHeapProfile === 'function' ? new SyncBackend() : new InspectorBackend();
     try {
-      this.backend.start(interval);
+      this.backend.start(interval, liveOnly);
     } catch {
       return false;
     }
@@ -239,6 +243,32 @@ registerHarnessFile(import.meta.url);
 
 function isInternalUrl(url: string): boolean {
   return url === '' || url.startsWith('node:');
+}
+
+export function isHarnessUrl(url: string): boolean {
+  return harnessFiles.has(url);
+}
+
+/**
+ * Each node's site: the nearest frame with a script outside Node's internals and builtins, and whether
+ * that frame is the tracker's own (its allocations are harness).
+ */
+export function attributeNodes(head: ProfileNode): Map<number, { harness: boolean; site: { functionName: string; location: string } }> {
+  const out = new Map<number, { harness: boolean; site: { functionName: string; location: string } }>();
+  const walk = (node: ProfileNode, nearestScript: ProfileNode | null): void => {
+    const script = isInternalUrl(node.callFrame.url) ? nearestScript : node;
+    const frame = (script ?? node).callFrame;
+    out.set(node.id, {
+      harness: script !== null && harnessFiles.has(script.callFrame.url),
+      site: {
+        functionName: frame.functionName || '(anonymous)',
+        location: frame.url === '' ? '(native)' : `${frame.url}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`,
+      },
+    });
+    for (const child of node.children) walk(child, script);
+  };
+  walk(head, null);
+  return out;
 }
 
 /**

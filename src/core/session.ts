@@ -25,12 +25,18 @@ function wholeNumber(value: unknown, min: number, what: string): number {
 export class Session {
   readonly samplingInterval: number;
   readonly topSites: number;
+  /** Whether phases track what they leave behind (see SessionOptions.retained). */
+  readonly retained: boolean;
   /** The phases recorded so far. */
   readonly ledger = new Ledger();
 
   constructor(options: SessionOptions = {}) {
     this.samplingInterval = wholeNumber(options.samplingInterval ?? 1, 0, 'samplingInterval');
     this.topSites = wholeNumber(options.topSites ?? DEFAULT_TOP_SITES, 0, 'topSites');
+    if (options.retained !== undefined && typeof options.retained !== 'boolean') {
+      throw new TypeError(`alloc-tracker: retained must be true or false, got ${String(options.retained)}`);
+    }
+    this.retained = options.retained ?? false;
   }
 
   /** Make this session active for every span reached from `fn`, across awaits. Returns fn's result. */
@@ -57,6 +63,10 @@ export class Session {
     checkName(name, 'phase');
     const iterations = wholeNumber(options.iterations ?? 1, 1, 'iterations');
     const warmup = wholeNumber(options.warmup ?? 0, 0, 'warmup');
+    if (options.retained !== undefined && typeof options.retained !== 'boolean') {
+      throw new TypeError(`alloc-tracker: retained must be true or false, got ${String(options.retained)}`);
+    }
+    const retained = options.retained ?? this.retained;
     if (typeof fn !== 'function') throw new TypeError('alloc-tracker: measure(name, fn) needs a function');
 
     const current = runtime.scopes.getStore();
@@ -67,7 +77,7 @@ export class Session {
     const warmUpScope: Scope = { session, region: outer, recording: false };
     const recordOf = (): PhaseRecord => session.phase(name);
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {
-      const region = openRegion(name, session, outer, iterations, warmup);
+      const region = openRegion(name, session, outer, iterations, warmup, retained);
       try {
         return runtime.scopes.run({ session, region, recording: true }, runMeasured, region, fn, recordOf) as
           PhaseRecord | Promise<PhaseRecord>;

@@ -1,4 +1,5 @@
 import { PhaseRegion } from './ledger.ts';
+import { liveBytes, retention } from './retention.ts';
 import { meter } from './meter.ts';
 import { runtime, type Scope } from './runtime.ts';
 import { registerHarnessFile } from './sampler.ts';
@@ -71,10 +72,23 @@ function warmHarness(like: Session): void {
  * A region for one call of phase `name`, not yet entered. The running segment is closed first, so
  * that the bookkeeping here and until `enter` is counted in no phase.
  */
-export function openRegion(name: string, session: Session, parent: PhaseRegion | null, iterations: number, warmup: number): PhaseRegion {
+export function openRegion(
+  name: string,
+  session: Session,
+  parent: PhaseRegion | null,
+  iterations: number,
+  warmup: number,
+  retained = session.retained,
+): PhaseRegion {
   if (!warmedIntervals.has(meter.intervalFor(session)) && meter.openRegions.size === 0) warmHarness(session);
   meter.pause();
   const region = new PhaseRegion(name, session.ledger, parent, meter.intervalFor(session), iterations, warmup);
+  if (retained) {
+    // The start marker goes before anything the call allocates; for several iterations, a marker and
+    // the live external memory after each one give the growth per iteration.
+    region.retention = retention.begin();
+    if (region.retention && iterations > 1) region.externalAfter = [];
+  }
   for (const other of meter.openRegions) {
     if (other instanceof PhaseRegion && !other.isAncestorOf(region)) {
       other.overlappedWith.add(region.name);
@@ -113,14 +127,24 @@ export function runMeasured<T>(region: PhaseRegion, fn: () => T, resultOf?: () =
   };
   // Returns nothing when it continues a promise: a value returned from a `then` callback would make V8
   // resolve the derived promise with it, inside the measured segment.
+  /** With retention over several iterations: a boundary marker and live external memory after each (counted nowhere). */
+  const afterCall = (): void => {
+    if (!region.externalAfter || !region.retention) return;
+    meter.pause();
+    region.externalAfter.push(liveBytes().external);
+    retention.iteration(region.retention);
+    meter.resume();
+  };
   const loop = (previous: unknown): void => {
     const continuing = state.outer !== null;
     let result = previous;
     try {
+      if (continuing) afterCall();
       while (done < region.iterations) {
         done++;
         result = fn();
-        if (isPromise(result)) {
+        if (!isPromise(result)) afterCall();
+        else {
           meter.pause();
           region.async = true;
           state.outer ??= Promise.withResolvers();
@@ -134,6 +158,9 @@ export function runMeasured<T>(region: PhaseRegion, fn: () => T, resultOf?: () =
       return;
     }
     close();
+    // measure() hands back its record, not fn's result: let the result go before the record (and any
+    // retention it evaluates) is made.
+    if (resultOf) result = previous = undefined;
     const value = resultOf ? resultOf() : result;
     if (!continuing) {
       state.syncResult = value;

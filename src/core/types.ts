@@ -142,6 +142,23 @@ export interface PhaseRecord {
   pinnedTiers: boolean;
   /** Top allocation sites, biggest first (empty when sampling was off). */
   sites: AllocationSite[];
+  /**
+   * Bytes allocated in the phase that were still reachable, after full garbage collections, when the
+   * record was first read with no tracked phase running (per iteration). Null when retention was not
+   * tracked (`SessionOptions.retained`, `MeasureOptions.retained`); see `retainedProblem`.
+   */
+  retainedBytes: number | null;
+  /** The number of those objects (per iteration); null when not tracked. */
+  retainedCount: number | null;
+  /** Where the retained bytes were allocated, biggest first. */
+  retainedSites: AllocationSite[];
+  /**
+   * `measure()` with `retained`: growth of the live heap per iteration after the first (bytes; the
+   * first iteration may fill caches). Null otherwise or with a single iteration.
+   */
+  growthBytesPerIteration: number | null;
+  /** Why retained figures are missing although asked for (another heap profile was running, ...), or null. */
+  retainedProblem: string | null;
 }
 
 /** One node of a HeapProfile: bytes allocated directly in this call path (`selfSize`). */
@@ -176,6 +193,12 @@ export interface SessionOptions {
   samplingInterval?: number;
   /** How many allocation sites to keep per phase (default 10). */
   topSites?: number;
+  /**
+   * Track what each phase leaves behind (`retainedBytes`, `retainedCount`, `retainedSites`): full
+   * garbage collections when a record is read, and V8's sampler at interval 1 on live objects while
+   * tracked phases run (instead of the allocation sampler: no counts or allocation sites then).
+   */
+  retained?: boolean;
 }
 
 /** Options of `Session.measure`. */
@@ -184,4 +207,9 @@ export interface MeasureOptions {
   iterations?: number;
   /** Unmeasured calls first, so that the measured ones run warm (default 0). */
   warmup?: number;
+  /**
+   * Track what the calls leave behind, and the live heap after each call (full collections between
+   * calls): `retainedBytes` and `growthBytesPerIteration`. Default: the session's `retained`.
+   */
+  retained?: boolean;
 }

@@ -28,6 +28,11 @@ function record(name: string, bytes: number, count: number): PhaseRecord {
     deterministic: true,
     pinnedTiers: true,
     sites: [],
+    retainedBytes: null,
+    retainedCount: null,
+    retainedSites: [],
+    growthBytesPerIteration: null,
+    retainedProblem: null,
   };
 }
 
@@ -86,6 +91,11 @@ describe('Report', () => {
         'countUnit',
         'deterministic',
         'pinnedTiers',
+        'retainedBytes',
+        'retainedCount',
+        'retainedSites',
+        'growthBytesPerIteration',
+        'retainedProblem',
         'externalBytes',
         'heapBytes',
         'iterations',
