@@ -160,7 +160,11 @@ export function runMeasured<T>(region: PhaseRegion, fn: () => T, resultOf?: () =
     close();
     // measure() hands back its record, not fn's result: let the result go before the record (and any
     // retention it evaluates) is made.
-    if (resultOf) result = previous = undefined;
+    if (resultOf) {
+      result = undefined;
+      // eslint-disable-next-line no-useless-assignment -- the parameter would keep the last value alive
+      previous = undefined;
+    }
     const value = resultOf ? resultOf() : result;
     if (!continuing) {
       state.syncResult = value;

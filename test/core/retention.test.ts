@@ -102,7 +102,7 @@ describe('no leak, no flag', () => {
 describe('retention records', () => {
   it('are null where retention was not asked for, and count what the caller still holds when asked', () => {
     const plain = new Session({ samplingInterval: 0 });
-    plain.run(() => span('plain', () => new Array(10)));
+    plain.run(() => span('plain', () => new Array<number>(10)));
     expect(plain.phase('plain').retainedBytes).toBeNull();
     expect(plain.phase('plain').growthBytesPerIteration).toBeNull();
 
