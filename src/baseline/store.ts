@@ -84,9 +84,12 @@ function kindOf(stats: Stats): string {
   return 'not a regular file';
 }
 
+/** `EROFS (read-only file system)`: the code and its meaning, without Node's syscall and temporary path. */
 function errnoOf(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
-  return e.code ? `${e.code}${e.message ? `: ${e.message.replace(/^[A-Z]+: /, '')}` : ''}` : String(e.message ?? error);
+  if (!e.code) return String(e.message ?? error);
+  const meaning = /^[A-Z0-9_]+: ([^,]+)/.exec(e.message ?? '');
+  return meaning ? `${e.code} (${meaning[1]})` : e.code;
 }
 
 /**
@@ -540,6 +543,24 @@ export interface OrphanedBaselineFile {
   data: BaselineFile;
 }
 
+/**
+ * Regular `*.json` files below `dir`, not following links (Node's recursive readdir follows linked
+ * directories, which would judge and delete files outside the project). Dot files are our own
+ * temporary files of an interrupted write, or not ours.
+ */
+function regularJsonFiles(dir: string): string[] {
+  const out: string[] = [];
+  const pending = [dir];
+  for (let current = pending.pop(); current !== undefined; current = pending.pop()) {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) pending.push(full);
+      else if (entry.isFile() && entry.name.endsWith('.json') && !entry.name.startsWith('.')) out.push(full);
+    }
+  }
+  return out;
+}
+
 function exists(file: string): boolean {
   try {
     lstatSync(file);
@@ -563,10 +584,7 @@ export function orphanedBaselineFiles(root: string, baselineDir: string): Orphan
     return []; // a linked baseline directory: every test file reports it when it reads its baselines
   }
   const orphans: OrphanedBaselineFile[] = [];
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    // Dot files are our own temporary files of an interrupted write, or not ours.
-    if (!entry.isFile() || !entry.name.endsWith('.json') || entry.name.startsWith('.')) continue;
-    const baselineFile = path.join(entry.parentPath, entry.name);
+  for (const baselineFile of regularJsonFiles(dir)) {
     const relative = path.relative(dir, baselineFile);
     if (relative.split(path.sep)[0] === '_outside_root') continue;
     const testFile = path.resolve(root, relative.slice(0, -'.json'.length));

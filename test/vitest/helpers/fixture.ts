@@ -169,7 +169,7 @@ export class FixtureProject {
    * scratch: the outer run may itself be on CI (CI, GITHUB_ACTIONS, ... make std-env say CI) or in
    * update mode, so nothing but PATH and HOME is inherited.
    */
-  run(args: readonly string[], env: Record<string, string> = {}, bin: 'vitest' | 'vitest-alloc' = 'vitest'): RunResult {
+  run(args: readonly string[], env: Record<string, string> = {}, bin: 'vitest' | 'vitest-alloc' = 'vitest', timeout = 120_000): RunResult {
     const nodeDir = path.dirname(process.execPath);
     const command =
       bin === 'vitest'
@@ -178,7 +178,7 @@ export class FixtureProject {
     const result = spawnSync(command[0]!, [...command.slice(1), ...args], {
       cwd: this.root,
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout,
       env: {
         PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}`,
         HOME: process.env.HOME ?? this.root,
