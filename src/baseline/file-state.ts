@@ -270,9 +270,13 @@ export class FileBaselineState {
     let failure: string | null = null;
     if (decision.fails === 'file' && obsolete.length > 0) {
       const entries: { test: string; phase: string | null }[] = [];
+      const deletedTests = new Set<string>();
       for (const e of obsolete) {
         if (!e.testDeleted) entries.push({ test: e.test, phase: e.phase });
-        else if (!entries.some((x) => x.test === e.test && x.phase === null)) entries.push({ test: e.test, phase: null });
+        else if (!deletedTests.has(e.test)) {
+          deletedTests.add(e.test);
+          entries.push({ test: e.test, phase: null });
+        }
       }
       failure = formatObsolete(this.options.testFile, this.options.baselineFileShown, environment, entries);
     }

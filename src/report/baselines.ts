@@ -2,10 +2,13 @@
  * The end-of-run report of baseline checks: per test file a table with one row per test phase
  * (baseline, current, change, status), a summary line, and the JSON document for tools.
  * No Vitest import: the plugin's reporter fills these shapes.
+ *
+ * RunReport is a public contract (the `outputFile` JSON, documented in the README): `version` changes
+ * when a field is removed or changes meaning; fields may be added within a version.
  */
 import type { PhaseRecord } from '../core/types.ts';
 import type { MetricComparison } from '../baseline/compare.ts';
-import type { BaselineMetrics, Metric, Tolerance } from '../baseline/types.ts';
+import type { BaselineMetrics, Metric, Mode, Tolerance } from '../baseline/types.ts';
 import { formatBytes } from '../format/table.ts';
 
 export type RowStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'obsolete' | 'removed' | 'unchecked';
@@ -43,9 +46,11 @@ export interface FileReport {
   rows: PhaseRow[];
 }
 
+/** The `outputFile` JSON document. */
 export interface RunReport {
+  /** Version of this schema. */
   version: 1;
-  mode: string;
+  mode: Mode;
   environment: string;
   deterministic: boolean;
   files: FileReport[];

@@ -104,6 +104,8 @@ export class BaselineManager {
     if (measured.length === 0 && !report.error && (proposal?.obsolete.length ?? 0) === 0) return null;
     const environment = measured[0]?.meta?.environment ?? proposal?.environment ?? null;
     const changes: BaselineChange[] = [];
+    /** Rows whose entry this run writes, to correct if the write fails. */
+    const toWrite: PhaseRow[] = [];
     for (const { state, meta } of measured) {
       if (!meta) continue;
       const passed = state === 'passed';
@@ -125,7 +127,7 @@ export class BaselineManager {
         };
         if (!passed && proposed.has(phase.name)) {
           row.note = `${phase.status} (not written: the test ${state === 'failed' ? 'failed' : 'did not pass'})`;
-        }
+        } else if (proposed.has(phase.name)) toWrite.push(row);
         report.rows.push(row);
       }
     }
@@ -150,6 +152,7 @@ export class BaselineManager {
       } catch (error) {
         if (!(error instanceof BaselineFileError || error instanceof BaselineWriteError)) throw error;
         report.error = error.message;
+        for (const row of toWrite) row.note = `${row.status} (not written: see the error above)`;
       }
     }
     report.rows.sort(byTestThenPhase);

@@ -190,6 +190,9 @@ describe.skipIf(!isRoot)('baseline writes that fail (as root: tmpfs mounts and i
     for (const c of ['ro', 'immutable-dir', 'immutable-file', 'full'])
       expect(readdirSync(dirOf(c)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(Object.keys(project.readJson<BaselineFileJSON>(baselineOf('fine'))[ENV]!)).toEqual(['t']);
+    // The report does not claim entries it could not write.
+    expect(result.stdout.match(/\| new \(not written: see the error above\)/g)).toHaveLength(4);
+    expect(result.stdout.match(/\| new \(written\)/g)).toHaveLength(1);
     // The report names every file that could not be written.
     expect(result.stdout).toMatch(
       new RegExp(`test/full/x\\.test\\.ts  ->  baselines/test/full/x\\.test\\.ts\\.json\\n  ERROR: alloc-tracker: could not write`),

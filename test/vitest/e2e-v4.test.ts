@@ -1,5 +1,5 @@
 /**
- * The plugin on Vitest 4.1 (the `vitest-v4` alias), plus matcher behaviour and the threads-pool
+ * The plugin on Vitest 4.1 (installed in the fixture projects), plus matcher behaviour and the threads-pool
  * degradation, all through real runs of the packed package.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
