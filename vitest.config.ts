@@ -27,8 +27,10 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'test/**/fixture-projects/**', 'test/**/.work/**'],
     // Numbers repeat only without V8's concurrent threads (see README, Determinism).
     pool: 'forks',
+    // One id per run: the end-to-end helpers pack the clean checkout and install Vitest once per run.
+    globalSetup: ['test/vitest/helpers/global-setup.ts'],
     execArgv: ['--single-threaded'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });

@@ -1,6 +1,8 @@
 /**
  * Shapes of stored baselines. A baseline file belongs to one test file and reads
- * `{ [environment key]: { [full test name]: { [phase]: BaselineMetrics } } }`.
+ * `{ [environment key]: { [full test name]: { [phase]: BaselineMetrics } } }` on disk (BaselineFileJSON).
+ * In memory it is held in Maps (BaselineFile): test and phase names are user text, and a name such as
+ * `__proto__`, `constructor` or `toString` must be a key like any other, never a property lookup.
  */
 import type { CountMethod } from '../core/types.ts';
 
@@ -21,11 +23,23 @@ export interface BaselineMetrics {
 }
 
 /** phase name -> metrics */
-export type TestBaselines = Record<string, BaselineMetrics>;
+export type TestBaselines = Map<string, BaselineMetrics>;
 /** full test name (`describe > test`) -> phases */
-export type EnvironmentBaselines = Record<string, TestBaselines>;
+export type EnvironmentBaselines = Map<string, TestBaselines>;
 /** environment key (`node26-linux-x64`) -> tests */
-export type BaselineFile = Record<string, EnvironmentBaselines>;
+export type BaselineFile = Map<string, EnvironmentBaselines>;
+
+/** A baseline file as stored on disk (JSON): environment key -> full test name -> phase -> metrics. */
+export interface BaselineFileJSON {
+  [environment: string]: { [test: string]: { [phase: string]: BaselineMetrics } };
+}
+
+/**
+ * How the plugin treats baselines in a run. local: missing baselines are written, drift fails.
+ * update: measured entries are rewritten and obsolete ones removed. ci: nothing is written; missing
+ * and obsolete entries fail.
+ */
+export type Mode = 'local' | 'update' | 'ci';
 
 /** How a gated figure relates to its baseline. */
 export type MetricStatus = 'ok' | 'improved' | 'regressed';

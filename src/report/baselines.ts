@@ -2,11 +2,14 @@
  * The end-of-run report of baseline checks: per test file a table with one row per test phase
  * (baseline, current, change, status), a summary line, and the JSON document for tools.
  * No Vitest import: the plugin's reporter fills these shapes.
+ *
+ * RunReport is a public contract (the `outputFile` JSON, documented in the README): `version` changes
+ * when a field is removed or changes meaning; fields may be added within a version.
  */
 import type { PhaseRecord } from '../core/types.ts';
 import type { MetricComparison } from '../baseline/compare.ts';
-import type { BaselineMetrics, Metric, Tolerance } from '../baseline/types.ts';
-import { formatBytes, formatTable } from '../format/table.ts';
+import type { BaselineMetrics, Metric, Mode, Tolerance } from '../baseline/types.ts';
+import { formatBytes } from '../format/table.ts';
 
 export type RowStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'obsolete' | 'removed' | 'unchecked';
 
@@ -43,9 +46,11 @@ export interface FileReport {
   rows: PhaseRow[];
 }
 
+/** The `outputFile` JSON document. */
 export interface RunReport {
+  /** Version of this schema. */
   version: 1;
-  mode: string;
+  mode: Mode;
   environment: string;
   deterministic: boolean;
   files: FileReport[];
@@ -88,6 +93,20 @@ export function emptySummary(): Record<RowStatus, number> {
   return { ok: 0, improved: 0, regressed: 0, new: 0, missing: 0, updated: 0, obsolete: 0, removed: 0, unchecked: 0 };
 }
 
+/**
+ * A pipe table like format/table.ts's, computed with loops: a run can report hundreds of thousands of
+ * rows, and spreading them into Math.max overflows the stack.
+ */
+function formatLongTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number>): string {
+  const widths = headers.map((h) => h.length);
+  for (const row of rows) for (let c = 0; c < widths.length; c++) widths[c] = Math.max(widths[c]!, (row[c] ?? '').length);
+  const line = (cells: readonly string[]): string =>
+    `| ${widths.map((w, c) => (rightAligned.has(c) ? (cells[c] ?? '').padStart(w) : (cells[c] ?? '').padEnd(w))).join(' | ')} |`;
+  const out = [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`];
+  for (const row of rows) out.push(line(row));
+  return out.join('\n');
+}
+
 /** The terminal text. `onlyChanges` keeps the rows whose status is not ok. */
 export function formatRunReport(report: RunReport, onlyChanges: boolean): string {
   const out: string[] = [];
@@ -95,6 +114,7 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${STATUS_NOTE[status as RowStatus] ?? status}`);
   const phases = report.files.reduce((n, f) => n + f.rows.length, 0);
+  // Rows are pushed one by one below: spreading 100k+ lines into push() would overflow the stack too.
   out.push(
     `alloc-tracker: ${phases} phase ${phases === 1 ? 'entry' : 'entries'} in ${report.files.length} ` +
       `${report.files.length === 1 ? 'file' : 'files'} (${report.environment}, mode ${report.mode})` +
@@ -109,7 +129,7 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
     out.push('', `${file.file}  ->  ${file.baselineFile}${file.deleted ? ' (deleted)' : file.written ? ' (written)' : ''}`);
     if (file.error) out.push(`  ERROR: ${file.error}`);
     if (rows.length === 0) continue;
-    const table = formatTable(
+    const table = formatLongTable(
       ['Test', 'Phase', 'Baseline bytes', 'Bytes', 'Change', 'Baseline count', 'Count', 'Change', 'Status'],
       rows.map((r) => [
         r.test,
@@ -122,9 +142,9 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
         changeOf(r, 'count'),
         r.note ?? STATUS_NOTE[r.status] ?? r.status,
       ]),
-      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+      new Set([2, 3, 4, 5, 6, 7]),
     );
-    out.push(...table.split('\n').map((l) => `  ${l}`));
+    for (const l of table.split('\n')) out.push(`  ${l}`);
   }
   return `${out.join('\n')}\n`;
 }

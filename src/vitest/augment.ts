@@ -3,7 +3,7 @@
  * differ between 4 and 5 (TS2428 when both shapes meet), so this augments the global `Chai.Assertion`
  * that both versions' `Assertion` extends, plus `AsymmetricMatchersContaining` for `expect.not.*`.
  */
-import type { BaselineMatchOptions } from './worker.ts';
+import type { BaselineMatchOptions } from './runtime.ts';
 
 /** Bytes as a number, or a string with a unit: '250 MB' (10^6), '250 MiB' (2^20), '512 KiB', '1.5 GB'. */
 export type ByteLimit = number | string;

@@ -13,15 +13,15 @@ import { AllocTrackerReporter } from './reporter.ts';
 import { PROVIDE_KEY, resolveMode, type AllocTrackerOptions, type WorkerSettings } from './settings.ts';
 import './augment.ts';
 
-export type { AllocTrackerOptions, Mode, PhaseOutcome, PhaseStatus, TestAllocationMeta, WorkerSettings } from './settings.ts';
-export { UPDATE_ENV, UPDATE_FLAG } from './settings.ts';
+// The public surface: the plugin, its options, the matchers' option types, and the JSON output file's
+// contract. Nothing of what workers and the main process exchange.
+export type { AllocTrackerOptions, Mode } from './settings.ts';
 export type { ByteLimit } from './augment.ts';
-export type { BaselineMatchOptions } from './worker.ts';
-export type { FileOverride } from '../baseline/compare.ts';
-export { DEFAULT_TOLERANCE, DEFAULT_METRICS } from '../baseline/compare.ts';
-export type { Metric, Tolerance, ToleranceInput, BaselineFile, BaselineMetrics } from '../baseline/types.ts';
+export type { BaselineMatchOptions } from './runtime.ts';
+export type { FileOverride, MetricComparison } from '../baseline/compare.ts';
+export type { Metric, MetricStatus, Tolerance, ToleranceInput, BaselineFileJSON, BaselineMetrics } from '../baseline/types.ts';
 export type { RunReport, FileReport, PhaseRow, RowStatus } from '../report/baselines.ts';
-export { AllocTrackerReporter } from './reporter.ts';
+export type { PhaseRecord, AllocationSite, CountMethod } from '../core/types.ts';
 
 /** The setup file next to this module: setup.js in the built package, setup.ts when run from source. */
 function setupFilePath(): string {

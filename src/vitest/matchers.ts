@@ -1,13 +1,13 @@
 /**
- * The memory matchers. The actual value is a PhaseRecord, as returned by `phase('name')`.
+ * The memory matchers, bound to a worker's runtime (or to none: the limit matchers work without the
+ * plugin). The actual value is a PhaseRecord, as returned by `phase('name')`.
  */
 import { parseByteSize } from '../format/units.ts';
 import type { PhaseRecord } from '../core/types.ts';
 import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
 import { formatBytes } from '../format/table.ts';
 import { formatSites } from '../baseline/messages.ts';
-import type { WorkerSettings } from './settings.ts';
-import { judgePhase, running, saveFailureProfile, type BaselineMatchOptions, type TaskLike } from './worker.ts';
+import { saveFailureProfile, type BaselineMatchOptions, type TaskLike, type WorkerRuntime } from './runtime.ts';
 
 /** The subset of Vitest's matcher context used here (same on 4.1 and 5). */
 interface MatcherContext {
@@ -60,105 +60,102 @@ function nondeterministicNote(record: PhaseRecord): string {
   return record.deterministic ? '' : '\n  note: this worker lacked --single-threaded; figures may vary run to run';
 }
 
-function sitesNote(record: PhaseRecord, settings: WorkerSettings | undefined): string {
+function sitesNote(record: PhaseRecord, root: string): string {
   if (record.sites.length === 0) return '';
-  return `\n  top allocation sites:\n${formatSites(record.sites, settings?.root ?? process.cwd()).join('\n')}`;
+  return `\n  top allocation sites:\n${formatSites(record.sites, root).join('\n')}`;
 }
 
-let settingsRef: WorkerSettings | undefined;
+/** The matchers for `expect.extend`, bound to `runtime` (undefined: no plugin, no baselines or profiles). */
+export function createMatchers(runtime: WorkerRuntime | undefined) {
+  const root = runtime?.settings.root ?? process.cwd();
 
-/** When an assertion fails, save the phase's heap profile; the line to add to the message. */
-function profileNote(context: MatcherContext, record: PhaseRecord, pass: boolean): string {
-  // Vitest 4.1 leaves isNot undefined on a plain assertion.
-  const failed = pass === (context.isNot === true);
-  const task = context.task;
-  const session = task ? running.get(task.id)?.session : undefined;
-  if (!failed || !settingsRef || !task || !session) return '';
-  return saveFailureProfile(settingsRef, task, session, record);
-}
-/** The setup file hands the injected settings over before any test runs. */
-export function useSettings(settings: WorkerSettings): void {
-  settingsRef = settings;
-}
+  /** When an assertion fails, save the phase's heap profile; the line to add to the message. */
+  function profileNote(context: MatcherContext, record: PhaseRecord, pass: boolean): string {
+    // Vitest 4.1 leaves isNot undefined on a plain assertion.
+    const failed = pass === (context.isNot === true);
+    const task = context.task;
+    const session = task ? runtime?.sessionOf(task) : undefined;
+    if (!failed || !runtime || !task || !session) return '';
+    return saveFailureProfile(runtime.settings, task, session, record);
+  }
 
-function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: string) {
-  return function (this: MatcherContext, actual: unknown, limit: number | string): MatcherResult {
-    const record = requireRecord(matcher, actual);
-    const max = limitOf(matcher, limit);
-    const value = record[metric];
-    const pass = value < max;
-    const profile = profileNote(this, record, pass);
-    return {
-      pass,
-      actual: value,
-      expected: max,
-      message: () =>
-        `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to ${verb} ${formatBytes(max)} (${max} B)` +
-        `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
-        `${formatBytes(value)} (${value} B)` +
-        (pass ? '' : sitesNote(record, settingsRef)) +
-        profile +
-        nondeterministicNote(record),
+  function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: string) {
+    return function (this: MatcherContext, actual: unknown, limit: number | string): MatcherResult {
+      const record = requireRecord(matcher, actual);
+      const max = limitOf(matcher, limit);
+      const value = record[metric];
+      const pass = value < max;
+      const profile = profileNote(this, record, pass);
+      return {
+        pass,
+        actual: value,
+        expected: max,
+        message: () =>
+          `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to ${verb} ${formatBytes(max)} (${max} B)` +
+          `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
+          `${formatBytes(value)} (${value} B)` +
+          (pass ? '' : sitesNote(record, root)) +
+          profile +
+          nondeterministicNote(record),
+      };
     };
+  }
+
+  return {
+    toAllocateLessThan: byteLimitMatcher('toAllocateLessThan', 'bytes', 'allocate less than'),
+    toPeakBelow: byteLimitMatcher('toPeakBelow', 'peakBytes', 'peak below'),
+
+    toAllocateFewerThan(this: MatcherContext, actual: unknown, count: number): MatcherResult {
+      const record = requireRecord('toAllocateFewerThan', actual);
+      if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
+        throw new TypeError(`toAllocateFewerThan(${JSON.stringify(count)}): the limit must be a number of allocations >= 0`);
+      }
+      if (record.countMethod === 'off') {
+        throw new Error(
+          `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval ${record.samplingInterval}); ` +
+            'counts need samplingInterval 1 (the default) in allocTracker() options',
+        );
+      }
+      const pass = record.count < count;
+      const profile = profileNote(this, record, pass);
+      return {
+        pass,
+        actual: record.count,
+        expected: count,
+        message: () =>
+          `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
+          `but it made ${record.count}` +
+          (pass ? '' : sitesNote(record, root)) +
+          profile +
+          nondeterministicNote(record),
+      };
+    },
+
+    toMatchAllocationBaseline(this: MatcherContext, actual: unknown, options: BaselineMatchOptions = {}): MatcherResult {
+      const record = requireRecord('toMatchAllocationBaseline', actual);
+      const task = this.task;
+      if (!runtime || !task) {
+        throw new Error('toMatchAllocationBaseline needs the alloc-tracker plugin: add allocTracker() to the plugins of vitest.config');
+      }
+      if (typeof options !== 'object' || options === null) {
+        throw new TypeError(`toMatchAllocationBaseline(options): options must be an object, got ${JSON.stringify(options)}`);
+      }
+      const call: BaselineMatchOptions = {};
+      if (options.tolerance !== undefined)
+        call.tolerance = validateTolerance(options.tolerance, 'toMatchAllocationBaseline({ tolerance })');
+      if (options.metrics !== undefined) call.metrics = validateMetrics(options.metrics, 'toMatchAllocationBaseline({ metrics })');
+      const { outcome, failure } = runtime.matchBaseline(task, record, call);
+      const pass = failure === null;
+      const profile = profileNote(this, record, pass);
+      return {
+        pass,
+        message: () =>
+          pass
+            ? `expected phase "${record.name}" not to match its allocation baseline, but it did (status ${outcome.status})${profile}`
+            : `${failure}${profile}`,
+      };
+    },
   };
 }
 
-export const matchers = {
-  toAllocateLessThan: byteLimitMatcher('toAllocateLessThan', 'bytes', 'allocate less than'),
-  toPeakBelow: byteLimitMatcher('toPeakBelow', 'peakBytes', 'peak below'),
-
-  toAllocateFewerThan(this: MatcherContext, actual: unknown, count: number): MatcherResult {
-    const record = requireRecord('toAllocateFewerThan', actual);
-    if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
-      throw new TypeError(`toAllocateFewerThan(${JSON.stringify(count)}): the limit must be a number of allocations >= 0`);
-    }
-    if (record.countMethod === 'off') {
-      throw new Error(
-        `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval ${record.samplingInterval}); ` +
-          'counts need samplingInterval 1 (the default) in allocTracker() options',
-      );
-    }
-    const pass = record.count < count;
-    const profile = profileNote(this, record, pass);
-    return {
-      pass,
-      actual: record.count,
-      expected: count,
-      message: () =>
-        `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
-        `but it made ${record.count}` +
-        (pass ? '' : sitesNote(record, settingsRef)) +
-        profile +
-        nondeterministicNote(record),
-    };
-  },
-
-  toMatchAllocationBaseline(this: MatcherContext, actual: unknown, options: BaselineMatchOptions = {}): MatcherResult {
-    const record = requireRecord('toMatchAllocationBaseline', actual);
-    const settings = settingsRef;
-    const task = this.task;
-    if (!settings || !task) {
-      throw new Error('toMatchAllocationBaseline needs the alloc-tracker plugin: add allocTracker() to the plugins of vitest.config');
-    }
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`toMatchAllocationBaseline(options): options must be an object, got ${JSON.stringify(options)}`);
-    }
-    const call: BaselineMatchOptions = {};
-    if (options.tolerance !== undefined) call.tolerance = validateTolerance(options.tolerance, 'toMatchAllocationBaseline({ tolerance })');
-    if (options.metrics !== undefined) call.metrics = validateMetrics(options.metrics, 'toMatchAllocationBaseline({ metrics })');
-    const state = running.get(task.id);
-    state?.explicit.set(record.name, { options: call });
-    const { outcome, failure } = judgePhase(settings, task, record, call, true);
-    const pass = failure === null;
-    const profile = profileNote(this, record, pass);
-    return {
-      pass,
-      message: () =>
-        pass
-          ? `expected phase "${record.name}" not to match its allocation baseline, but it did (status ${outcome.status})${profile}`
-          : `${failure}${profile}`,
-    };
-  },
-};
-
-export type AllocationMatchers = typeof matchers;
+export type AllocationMatchers = ReturnType<typeof createMatchers>;

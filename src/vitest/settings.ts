@@ -1,14 +1,15 @@
 /**
  * Options of the plugin, the serialisable settings it hands to workers (project.provide/inject), the
- * data workers attach to each test (task.meta), and how the mode (local / update / CI) is decided.
+ * messages workers attach to tests and files (task.meta), and how the mode (local / update / CI) is
+ * decided. Internal to the plugin: the package exports only AllocTrackerOptions (and Mode) from here.
  */
 import type { PhaseRecord } from '../core/types.ts';
-import type { FileOverride, MetricComparison } from '../baseline/compare.ts';
-import type { BaselineMetrics, Metric, Tolerance, ToleranceInput } from '../baseline/types.ts';
+import type { FileOverride } from '../baseline/compare.ts';
+import type { FileProposal, PhaseOutcome } from '../baseline/file-state.ts';
+import type { BaselineChange } from '../baseline/store.ts';
+import type { Metric, Mode, ToleranceInput } from '../baseline/types.ts';
 
-/** local: missing baselines are written, drift fails. update: measured entries are rewritten and obsolete
- * ones removed. ci: nothing is written; missing and obsolete entries fail. */
-export type Mode = 'local' | 'update' | 'ci';
+export type { Mode };
 
 /** The environment variable that switches on update mode (`1`/`true`/`yes`). */
 export const UPDATE_ENV = 'ALLOC_TRACKER_UPDATE';
@@ -77,36 +78,33 @@ export interface WorkerSettings {
   color: boolean;
 }
 
-/** Status of one phase of one test, as shown in the report. */
-export type PhaseStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'unchecked';
-
-/** One phase of one test, as a worker saw it. */
-export interface PhaseOutcome {
-  name: string;
-  status: PhaseStatus;
-  /** Whether this phase was gated (auto or explicit matcher). */
-  gated: boolean;
-  /** The stored entry before this run, or null. */
-  baseline: BaselineMetrics | null;
-  /** What this run would store. */
-  current: BaselineMetrics;
-  comparisons: MetricComparison[];
-  tolerance: Tolerance;
-  metrics: Metric[];
-}
-
-/** What a worker attaches to `task.meta.allocTracker` of every test that recorded phases. */
+/**
+ * What a worker attaches to `task.meta.allocTracker` of every measured test that recorded phases.
+ * Arrays and fixed-key objects only: names never become property keys.
+ */
 export interface TestAllocationMeta {
   /** Full test name, `describe > test`: the key in the baseline file. */
   test: string;
   /** Environment key (`node26-linux-x64`). */
   environment: string;
-  mode: Mode;
   phases: PhaseOutcome[];
   records: PhaseRecord[];
   /** True when the worker lacked the deterministic flags. */
   nondeterministic: boolean;
+  /** What to store if this test passes (the main process checks that it did). */
+  changes: BaselineChange[];
 }
+
+/** What a worker attaches to the test module's `meta.allocTrackerFile` when the file's tests ran. */
+export interface FileAllocationMeta {
+  /** The baseline file could not be used (it was left untouched), or null. */
+  error: string | null;
+  /** Obsolete entries and removals; null when the file ended before its tests ran. */
+  proposal: FileProposal | null;
+}
+
+/** Key of the per-file message on the test module's meta. */
+export const FILE_META_KEY = 'allocTrackerFile';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -114,6 +112,7 @@ declare module 'vitest' {
   }
   interface TaskMeta {
     allocTracker?: TestAllocationMeta;
+    allocTrackerFile?: FileAllocationMeta;
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * The plugin on Vitest 4.1 (the `vitest-v4` alias), plus matcher behaviour and the threads-pool
+ * The plugin on Vitest 4.1 (installed in the fixture projects), plus matcher behaviour and the threads-pool
  * degradation, all through real runs of the packed package.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { describeRun, FixtureProject, type RunResult } from './helpers/fixture.ts';
 import { configFile, createPipelineProject, PIPELINE_BASELINE, WORKLOAD } from './helpers/pipeline-fixture.ts';
-import type { BaselineFile } from '../../src/baseline/types.ts';
+import type { BaselineFileJSON } from '../../src/baseline/types.ts';
 import type { RunReport } from '../../src/report/baselines.ts';
 
 const ENV = `node${process.versions.node.split('.')[0]}-${process.platform}-${process.arch}`;
@@ -26,7 +26,7 @@ describe('Vitest 4.1 end to end', () => {
     expectExit(first, 0);
     expect(first.stdout).toContain('RUN  v4.1.');
     const written = project.read(PIPELINE_BASELINE);
-    expect(Object.keys((JSON.parse(written) as BaselineFile)[ENV]!)).toEqual(['pipeline > packs', 'pipeline > unpacks']);
+    expect(Object.keys((JSON.parse(written) as BaselineFileJSON)[ENV]!)).toEqual(['pipeline > packs', 'pipeline > unpacks']);
 
     const again = project.run(['run']);
     expectExit(again, 0);
@@ -40,7 +40,7 @@ describe('Vitest 4.1 end to end', () => {
 
     const updated = project.run(['run', '-u'], { WORK_SCALE: '1.1' });
     expectExit(updated, 0);
-    expect(project.readJson<BaselineFile>(PIPELINE_BASELINE)[ENV]!['pipeline > packs']!.encode!.externalBytes).toBe(1_100_000);
+    expect(project.readJson<BaselineFileJSON>(PIPELINE_BASELINE)[ENV]!['pipeline > packs']!.encode!.externalBytes).toBe(1_100_000);
   });
 });
 

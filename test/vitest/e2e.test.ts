@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { describeRun, FixtureProject, type RunResult } from './helpers/fixture.ts';
 import { configFile, createPipelineProject, OTHER_BASELINE, OTHER_TEST, PIPELINE_BASELINE, WORKLOAD } from './helpers/pipeline-fixture.ts';
-import type { BaselineFile } from '../../src/baseline/types.ts';
+import type { BaselineFileJSON } from '../../src/baseline/types.ts';
 import type { RunReport } from '../../src/report/baselines.ts';
 
 const ENV = `node${process.versions.node.split('.')[0]}-${process.platform}-${process.arch}`;
@@ -26,12 +26,12 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
   test("the first local run writes both files' baselines from parallel workers and passes", () => {
     const result = project.run(['run'], { PARALLEL_CHECK: '1' });
     expectExit(result, 0);
-    const pipeline = project.readJson<BaselineFile>(PIPELINE_BASELINE);
+    const pipeline = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE);
     expect(Object.keys(pipeline)).toEqual([ENV]);
     expect(Object.keys(pipeline[ENV]!)).toEqual(['pipeline > packs', 'pipeline > unpacks']);
     expect(Object.keys(pipeline[ENV]!['pipeline > packs']!)).toEqual(['build', 'encode']);
     expect(pipeline[ENV]!['pipeline > packs']!.encode).toMatchObject({ externalBytes: 1_000_000, iterations: 1, countMethod: 'exact' });
-    expect(project.readJson<BaselineFile>(OTHER_BASELINE)[ENV]!['other work']!.encode!.externalBytes).toBe(500_000);
+    expect(project.readJson<BaselineFileJSON>(OTHER_BASELINE)[ENV]!['other work']!.encode!.externalBytes).toBe(500_000);
     expect(result.stdout).toMatch(/alloc-tracker: 5 phase entries in 2 files .*mode local.*: 5 new \(written\)/);
     pipelineBaseline = project.read(PIPELINE_BASELINE);
     otherBaseline = project.read(OTHER_BASELINE);
@@ -109,7 +109,7 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
   });
 
   test('an obsolete entry fails the file in CI, is only reported locally, and nothing is written', () => {
-    const data = JSON.parse(pipelineBaseline) as BaselineFile;
+    const data = JSON.parse(pipelineBaseline) as BaselineFileJSON;
     data[ENV]!['pipeline > deleted test'] = { build: data[ENV]!['pipeline > unpacks']!.build! };
     data[ENV]!['pipeline > unpacks']!.gone = data[ENV]!['pipeline > unpacks']!.build!;
     const withObsolete = `${JSON.stringify(data, null, 2)}\n`;
@@ -133,8 +133,8 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
   test("a run filtered to one test, in update mode, rewrites only that test's entries", () => {
     const result = project.run(['run', 'test/pipeline.test.ts', '-t', 'unpacks', '-u'], { WORK_SCALE: '1.1' });
     expectExit(result, 0);
-    const before = JSON.parse(pipelineBaseline) as BaselineFile;
-    const after = project.readJson<BaselineFile>(PIPELINE_BASELINE);
+    const before = JSON.parse(pipelineBaseline) as BaselineFileJSON;
+    const after = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE);
     expect(after[ENV]!['pipeline > packs']).toEqual(before[ENV]!['pipeline > packs']);
     expect(after[ENV]!['pipeline > unpacks']!.build!.count).toBeGreaterThanOrEqual(22_001);
     expect(after[ENV]!['pipeline > unpacks']!.build!.count).toBeLessThan(22_100);
@@ -150,7 +150,7 @@ describe('every way to update rewrites measured entries and removes obsolete one
   beforeAll(async () => {
     project = await createPipelineProject('update');
     expectExit(project.run(['run']), 0);
-    const data = project.readJson<BaselineFile>(PIPELINE_BASELINE);
+    const data = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE);
     data[ENV]!['pipeline > deleted test'] = { build: data[ENV]!['pipeline > unpacks']!.build! };
     pristine = `${JSON.stringify(data, null, 2)}\n`;
   });
@@ -165,7 +165,7 @@ describe('every way to update rewrites measured entries and removes obsolete one
     project.write({ [PIPELINE_BASELINE]: pristine });
     const result = project.run(args, { WORK_SCALE: '1.1', ...env }, bin);
     expectExit(result, 0);
-    const after = project.readJson<BaselineFile>(PIPELINE_BASELINE)[ENV]!;
+    const after = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE)[ENV]!;
     expect(Object.keys(after)).toEqual(['pipeline > packs', 'pipeline > unpacks']);
     expect(after['pipeline > packs']!.encode!.externalBytes).toBe(1_100_000);
     expect(after['pipeline > packs']!.build!.count).toBeGreaterThanOrEqual(33_001);
@@ -255,7 +255,7 @@ test('explicit', () => {
     });
     const result = project.run(['run']);
     expectExit(result, 0);
-    const stored = project.readJson<BaselineFile>('baselines/test/explicit.test.ts.json')[ENV]!;
+    const stored = project.readJson<BaselineFileJSON>('baselines/test/explicit.test.ts.json')[ENV]!;
     expect(Object.keys(stored['explicit']!)).toEqual(['encode']);
     expect(result.stdout).toMatch(/\| explicit \| build\s+\|.*\| unchecked\s+\|/);
     expect(result.stdout).toMatch(/\| explicit \| encode\s+\|.*\| new \(written\)\s+\|/);
@@ -289,7 +289,7 @@ describe('a corrupt baseline file', () => {
     [
       'a schema error',
       JSON.stringify({ [ENV]: { 'pipeline > packs': { build: { bytes: -1 } } } }),
-      /does not match the baseline schema: at "node[^"]*" > "pipeline > packs" > "build" > bytes: expected a number >= 0, got number -1/,
+      /does not match the baseline schema: at "node[^"]*" > "pipeline > packs" > "build" > bytes: expected a whole number from 0 to 2\^50, got number -1/,
     ],
   ])('(%s) is a clear error naming the file; the file is byte-identical after, even with -u', async (_kind, content, problem) => {
     const project = await createPipelineProject('corrupt');

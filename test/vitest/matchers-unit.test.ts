@@ -1,7 +1,9 @@
 /** The matcher functions called directly on real records (the e2e tests cover them inside Vitest runs). */
 import { describe, expect, it } from 'vitest';
 import { Session, span } from '../../src/index.ts';
-import { matchers } from '../../src/vitest/matchers.ts';
+import { createMatchers } from '../../src/vitest/matchers.ts';
+
+const matchers = createMatchers(undefined);
 
 function recordOf(samplingInterval: number) {
   const session = new Session({ samplingInterval });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Session, span } from '../../src/index.ts';
 import type { WorkerSettings } from '../../src/vitest/settings.ts';
-import { saveFailureProfile, type TaskLike } from '../../src/vitest/worker.ts';
+import { saveFailureProfile, type TaskLike } from '../../src/vitest/runtime.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'alloc-profiles-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,39 +1,60 @@
 /**
- * Real Vitest runs on small fixture projects that use the PACKED alloc-tracker: the repository is packed
- * once per dist build into test/vitest/.work/, each fixture gets a copy of the extracted package and a
- * symlink to the repository's Vitest 5 (`vitest`) or 4.1 (`vitest-v4`), so nothing is downloaded.
+ * Real Vitest runs on small fixture projects that use the package as users get it:
+ *   1. once per test run, the clean checkout (the repository's tracked files, as they are now; no dist,
+ *      no untracked files) is copied and `npm pack`ed there, which builds dist through `prepack`;
+ *   2. once per run and Vitest version, that tarball and vitest are installed into an empty folder with
+ *      a real `npm install --save-dev` (from the npm registry; --prefer-offline uses npm's cache);
+ *   3. each fixture project is a copy of that install plus its own files;
+ *   4. Vitest runs there through node_modules/.bin with nothing but this repository's Node on PATH.
+ * Parallel test files share steps 1 and 2 through directory locks.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const WORK = path.join(REPO, 'test/vitest/.work');
+/**
+ * Outside the repository: Node resolves packages up the directory tree, so a project inside it would
+ * find the repository's node_modules and hide a dependency the packed package forgot.
+ */
+export const WORK = path.join(os.tmpdir(), `alloc-tracker-e2e-${process.getuid?.() ?? 'user'}`);
+/** The Node that runs fixture projects: this repository's pinned Node 26. */
+export const NODE = realpathSync(path.join(REPO, 'node_modules/.bin/node'));
+
+/** The Vitest versions the plugin is tested on. */
+export const VITEST_VERSIONS = { v5: '5.1.1', v4: '4.1.12' } as const;
+export type VitestVersion = keyof typeof VITEST_VERSIONS;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+/** This test run's id (test/vitest/helpers/global-setup.ts); a run outside `vitest run` gets one per process. */
+function runId(): string {
+  try {
+    const id = inject('allocTrackerE2eRun');
+    if (id) return id;
+  } catch {
+    // not inside a Vitest worker with the global setup
   }
-  return newest;
+  return `pid-${process.pid}`;
 }
+const runDir = (): string => path.join(WORK, `run-${runId()}`);
 
-function distHash(): string {
-  const hash = createHash('sha256');
-  hash.update(readFileSync(path.join(REPO, 'package.json')));
-  const dist = path.join(REPO, 'dist');
-  const files = readdirSync(dist, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-  for (const file of files) hash.update(file).update(readFileSync(file));
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** Run `fn` while holding a directory lock (mkdir is atomic), so parallel test files pack only once. */
+/** Run `fn` while holding a directory lock (mkdir is atomic), so parallel test files do a step once. */
 async function withLock<T>(name: string, fn: () => T): Promise<T> {
   const lock = path.join(WORK, `${name}.lock`);
   mkdirSync(WORK, { recursive: true });
@@ -42,9 +63,9 @@ async function withLock<T>(name: string, fn: () => T): Promise<T> {
       mkdirSync(lock);
       break;
     } catch {
-      // A lock older than 3 minutes belongs to a killed run.
-      if (waited > 180_000 || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000)
-        rmSync(lock, { recursive: true, force: true });
+      // A lock older than 5 minutes belongs to a killed run.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (waited > 300_000 || age > 300_000) rmSync(lock, { recursive: true, force: true });
       await sleep(100);
     }
   }
@@ -55,46 +76,128 @@ async function withLock<T>(name: string, fn: () => T): Promise<T> {
   }
 }
 
+/** npm's CLI script: the one running `npm test`, else the `npm` on PATH. Run with our Node. */
+function npmCli(): string {
+  const fromNpm = process.env.npm_execpath;
+  if (fromNpm && /npm-cli\.c?js$/.test(fromNpm)) return fromNpm;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'npm');
+    if (!dir || !existsSync(candidate)) continue;
+    const real = realpathSync(candidate);
+    if (real.endsWith('.js')) return real;
+    const cli = path.join(path.dirname(real), '../lib/node_modules/npm/bin/npm-cli.js');
+    if (existsSync(cli)) return cli;
+  }
+  throw new Error('cannot find npm (npm-cli.js) on PATH');
+}
+
 /**
- * The extracted package directory. Builds first when dist is missing or older than src (`npm test`
- * builds anyway), then `npm pack`s into .work/pack-<hash of dist>/ unless that exists.
+ * Run npm in `cwd`. The environment is ours minus what an outer `npm test` exported (npm_* and
+ * INIT_CWD: npm_config_local_prefix would install into the repository), so proxy and certificate
+ * settings still reach the registry. Our Node comes first on PATH for install scripts.
  */
-export async function packedPackage(): Promise<string> {
+export function npm(args: readonly string[], cwd: string): SpawnSyncReturns<string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^npm_/i.test(key) && key !== 'INIT_CWD') env[key] = value;
+  }
+  if (process.env.npm_config_cache) env.npm_config_cache = process.env.npm_config_cache;
+  Object.assign(env, {
+    PATH: `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ''}`,
+    npm_config_loglevel: 'error',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  });
+  return spawnSync(NODE, [npmCli(), ...args], { cwd, encoding: 'utf8', env, timeout: 300_000 });
+}
+
+function npmOrThrow(args: readonly string[], cwd: string): string {
+  const result = npm(args, cwd);
+  if (result.status !== 0) {
+    throw new Error(`npm ${args.join(' ')} in ${cwd} failed (exit ${String(result.status)}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** Remove what runs older than an hour left (projects stay after a run for debugging). */
+function removeOldRuns(): void {
+  for (const parent of [WORK, path.join(WORK, 'projects')]) {
+    for (const entry of existsSync(parent) ? readdirSync(parent) : []) {
+      if (parent === WORK && !entry.startsWith('run-') && !entry.startsWith('pack-')) continue;
+      const dir = path.join(parent, entry);
+      try {
+        if (Date.now() - statSync(dir).mtimeMs > 3_600_000) rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // a mount or an immutable file left by a killed run: not ours to force
+      }
+    }
+  }
+}
+
+/**
+ * The package tarball of the clean checkout, packed once per run: the tracked files as they are in the
+ * working tree are copied to .work/run-<id>/checkout (with this repository's node_modules linked for
+ * the build tools) and `npm pack` runs there, so `prepack` must build dist from scratch.
+ */
+export async function packedTarball(): Promise<string> {
   return withLock('pack', () => {
-    // Projects stay after a run for debugging; those of older runs (over an hour) are removed.
-    const projects = path.join(WORK, 'projects');
-    for (const entry of existsSync(projects) ? readdirSync(projects) : []) {
-      const dir = path.join(projects, entry);
-      if (Date.now() - statSync(dir).mtimeMs > 3_600_000) rmSync(dir, { recursive: true, force: true });
+    const dir = runDir();
+    const done = path.join(dir, 'tarball');
+    if (existsSync(done)) return readFileSync(done, 'utf8');
+    removeOldRuns();
+    const checkout = path.join(dir, 'checkout');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(checkout, { recursive: true });
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter(Boolean);
+    for (const file of tracked) {
+      const from = path.join(REPO, file);
+      if (!lstatSync(from, { throwIfNoEntry: false })) continue; // deleted in the working tree
+      mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
+      cpSync(from, path.join(checkout, file), { verbatimSymlinks: true });
     }
-    const marker = path.join(REPO, 'dist/vitest/index.js');
-    if (!existsSync(marker) || newestMtime(path.join(REPO, 'src')) > statSync(marker).mtimeMs) {
-      execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-        cwd: REPO,
-        stdio: 'pipe',
-      });
-    }
-    const target = path.join(WORK, `pack-${distHash()}`);
-    const extracted = path.join(target, 'package');
-    if (existsSync(path.join(target, 'done'))) return extracted;
-    rmSync(target, { recursive: true, force: true });
-    mkdirSync(target, { recursive: true });
-    const npmCli = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js');
-    const npm = existsSync(npmCli) ? [process.execPath, npmCli] : ['npm'];
-    const out = execFileSync(npm[0]!, [...npm.slice(1), 'pack', '--silent', '--pack-destination', target], {
-      cwd: REPO,
-      encoding: 'utf8',
-      env: { ...process.env, npm_config_loglevel: 'error' },
-    });
-    const tarball = path.join(target, out.trim().split('\n').pop()!.trim());
-    execFileSync('tar', ['xzf', tarball, '-C', target]);
-    writeFileSync(path.join(target, 'done'), '');
-    return extracted;
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(checkout, 'node_modules'), 'dir');
+    const out = npmOrThrow(['pack', '--pack-destination', dir], checkout);
+    const tarball = path.join(dir, out.trim().split('\n').pop()!.trim());
+    if (!existsSync(tarball)) throw new Error(`npm pack printed ${out} but ${tarball} does not exist`);
+    writeFileSync(done, tarball);
+    return tarball;
   });
 }
 
-export type VitestVersion = 'v5' | 'v4';
-const VITEST_DIR: Record<VitestVersion, string> = { v5: 'vitest', v4: 'vitest-v4' };
+/** A folder where the tarball and Vitest `version` were installed with `npm install`, once per run. */
+export async function installedBase(version: VitestVersion): Promise<string> {
+  const tarball = await packedTarball();
+  return withLock(`base-${version}`, () => {
+    const base = path.join(runDir(), `vitest-${VITEST_VERSIONS[version]}`);
+    if (existsSync(path.join(base, '.installed'))) return base;
+    rmSync(base, { recursive: true, force: true });
+    mkdirSync(base, { recursive: true });
+    writeFileSync(path.join(base, 'package.json'), `${JSON.stringify({ name: 'fixture', private: true, type: 'module' }, null, 2)}\n`);
+    // @types/node as a TypeScript project has it (the types tests compile against it).
+    const typesNode = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> })
+      .devDependencies['@types/node']!;
+    npmOrThrow(
+      ['install', '--save-dev', '--prefer-offline', tarball, `vitest@${VITEST_VERSIONS[version]}`, `@types/node@${typesNode}`],
+      base,
+    );
+    writeFileSync(path.join(base, '.installed'), '');
+    return base;
+  });
+}
+
+/** A directory with nothing but `node` (this repository's Node 26): the PATH of fixture runs. */
+function nodeOnlyPath(): string {
+  const dir = path.join(WORK, 'node-only-bin');
+  const link = path.join(dir, 'node');
+  mkdirSync(dir, { recursive: true });
+  try {
+    symlinkSync(NODE, link);
+  } catch {
+    // made by a parallel test file already
+  }
+  return dir;
+}
 
 export interface RunResult {
   status: number | null;
@@ -109,9 +212,27 @@ export interface FixtureOptions {
   files: Record<string, string>;
 }
 
+/**
+ * A copy of an install. Files are hard links where the platform's cp can make them (GNU `cp -al`):
+ * nothing writes into an installed package, and 30 scenarios x 45 MB of node_modules add up.
+ */
+function copyInstall(base: string, root: string): void {
+  if (spawnSync('cp', ['-al', base, root]).status === 0) {
+    rmSync(path.join(root, '.installed'), { force: true });
+    // Files a scenario may write (package.json) must not be links to the base's.
+    for (const name of ['package.json', 'package-lock.json']) {
+      rmSync(path.join(root, name), { force: true });
+      cpSync(path.join(base, name), path.join(root, name));
+    }
+    return;
+  }
+  rmSync(root, { recursive: true, force: true });
+  cpSync(base, root, { recursive: true, verbatimSymlinks: true, filter: (source) => path.basename(source) !== '.installed' });
+}
+
 let counter = 0;
 
-/** A fixture project with its own node_modules (the packed package and a Vitest symlink). */
+/** A fixture project: a copy of a real install of the packed package and Vitest, plus its files. */
 export class FixtureProject {
   readonly root: string;
   readonly vitest: VitestVersion;
@@ -122,22 +243,14 @@ export class FixtureProject {
   }
 
   static async create(name: string, options: FixtureOptions): Promise<FixtureProject> {
-    const pkg = await packedPackage();
     const vitest = options.vitest ?? 'v5';
+    const base = await installedBase(vitest);
     const root = path.join(WORK, 'projects', `${name}-${process.pid}-${Date.now()}-${counter++}`);
     rmSync(root, { recursive: true, force: true });
-    const modules = path.join(root, 'node_modules');
-    mkdirSync(path.join(modules, '.bin'), { recursive: true });
-    // A copy, not a symlink: Node resolves a symlinked package's imports from its real path, which
-    // would find the repository's Vitest 5 instead of the fixture's.
-    cpSync(pkg, path.join(modules, 'alloc-tracker'), { recursive: true });
-    symlinkSync(path.join(REPO, 'node_modules', VITEST_DIR[vitest]), path.join(modules, 'vitest'), 'dir');
-    // What npm does for a bin on install.
-    const bin = path.join(modules, 'alloc-tracker/dist/vitest/bin.js');
-    chmodSync(bin, 0o755);
-    symlinkSync('../alloc-tracker/dist/vitest/bin.js', path.join(modules, '.bin/vitest-alloc'));
+    mkdirSync(path.dirname(root), { recursive: true });
+    copyInstall(base, root);
     const project = new FixtureProject(root, vitest);
-    project.write({ 'package.json': JSON.stringify({ name, private: true, type: 'module' }, null, 2), ...options.files });
+    project.write(options.files);
     return project;
   }
 
@@ -165,26 +278,16 @@ export class FixtureProject {
   }
 
   /**
-   * Run Vitest (or the package's vitest-alloc bin) in the project. The environment is built from
-   * scratch: the outer run may itself be on CI (CI, GITHUB_ACTIONS, ... make std-env say CI) or in
-   * update mode, so nothing but PATH and HOME is inherited.
+   * Run the project's `vitest` (or the package's `vitest-alloc`) bin from node_modules/.bin, with only
+   * this repository's Node on PATH. The environment is built from scratch: the outer run may itself be
+   * on CI (CI, GITHUB_ACTIONS, ... make std-env say CI) or in update mode.
    */
-  run(args: readonly string[], env: Record<string, string> = {}, bin: 'vitest' | 'vitest-alloc' = 'vitest'): RunResult {
-    const nodeDir = path.dirname(process.execPath);
-    const command =
-      bin === 'vitest'
-        ? [process.execPath, path.join(this.root, 'node_modules/vitest/vitest.mjs')]
-        : [path.join(this.root, 'node_modules/.bin/vitest-alloc')];
-    const result = spawnSync(command[0]!, [...command.slice(1), ...args], {
+  run(args: readonly string[], env: Record<string, string> = {}, bin: 'vitest' | 'vitest-alloc' = 'vitest', timeout = 120_000): RunResult {
+    const result = spawnSync(path.join(this.root, 'node_modules/.bin', bin), args, {
       cwd: this.root,
       encoding: 'utf8',
-      timeout: 120_000,
-      env: {
-        PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}`,
-        HOME: process.env.HOME ?? this.root,
-        NO_COLOR: '1',
-        ...env,
-      },
+      timeout,
+      env: { PATH: nodeOnlyPath(), HOME: process.env.HOME ?? this.root, NO_COLOR: '1', ...env },
     });
     const stdout = result.stdout ?? '';
     const stderr = result.stderr ?? '';

@@ -90,7 +90,9 @@ export default defineConfig({
   plugins: [allocTracker(${pluginOptions})],
   test: {
     include: ['test/**/*.test.ts'],
-    maxWorkers: 2,${testOptions}
+    maxWorkers: 2,
+    // Exact counting is slow on a loaded machine; the default 5 s is not about this product.
+    testTimeout: 60_000,${testOptions}
   },
 });
 `;

@@ -1,0 +1,309 @@
+/**
+ * The worker side of the plugin, as one object per worker (WorkerRuntime): the settings, one Session
+ * per running test, and one FileBaselineState per test file. The setup file drives it from Vitest's
+ * hooks and the matchers call into it; it decides nothing about baselines itself (the file state
+ * does) and writes no baseline (the main process does).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { determinismStatus, environmentFingerprint } from '../core/environment.ts';
+import { Session } from '../core/session.ts';
+import type { PhaseRecord } from '../core/types.ts';
+import { matchingOverrides, resolveTolerance } from '../baseline/compare.ts';
+import { FileBaselineState, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
+import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
+import type { Metric, ToleranceInput } from '../baseline/types.ts';
+import { FILE_META_KEY, PROVIDE_KEY, type FileAllocationMeta, type TestAllocationMeta, type WorkerSettings } from './settings.ts';
+
+/** The parts of a Vitest test task this module reads (structural, so it fits Vitest 4.1 and 5). */
+export interface TaskLike {
+  id: string;
+  name: string;
+  type: string;
+  mode?: string;
+  fullTestName?: string;
+  suite?: SuiteLike;
+  file?: { filepath: string };
+  result?: { state?: string; errors?: unknown[] };
+  meta: object;
+}
+export interface SuiteLike {
+  name: string;
+  type: string;
+  filepath?: string;
+  suite?: SuiteLike;
+  tasks?: readonly (TaskLike | SuiteLike)[];
+  result?: { state?: string };
+  meta?: object;
+}
+
+/** Per-call options of toMatchAllocationBaseline. */
+export interface BaselineMatchOptions {
+  tolerance?: ToleranceInput;
+  metrics?: Metric[];
+}
+
+/** `describe > test`, the key of a test in baseline files. */
+export function fullTestName(task: TaskLike): string {
+  if (typeof task.fullTestName === 'string' && task.fullTestName !== '') return task.fullTestName;
+  const names = [task.name];
+  for (let s = task.suite; s && s.filepath === undefined; s = s.suite) if (s.name) names.unshift(s.name);
+  return names.join(' > ');
+}
+
+/** `file` relative to `root`, with forward slashes: how paths are shown and matched against globs. */
+export function relativeToRoot(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
+}
+
+/** Whether the plugin measures tests of this file (`include` option). */
+export function isMeasured(settings: WorkerSettings, testFile: string): boolean {
+  if (settings.include.length === 0) return true;
+  const file = relativeToRoot(settings.root, testFile);
+  return settings.include.some((glob) => path.posix.matchesGlob(file, glob));
+}
+
+/** Tolerance and metrics for a phase: defaults < plugin options < file overrides < per-call options. */
+export function effectiveRules(
+  settings: WorkerSettings,
+  testFile: string,
+  call: BaselineMatchOptions | undefined,
+  gated: boolean,
+): PhaseRules {
+  const overrides = matchingOverrides(settings.overrides, relativeToRoot(settings.root, testFile));
+  let metrics = settings.metrics;
+  for (const o of overrides) if (o.metrics) metrics = o.metrics;
+  if (call?.metrics) metrics = call.metrics;
+  const tolerance = resolveTolerance(settings.tolerance, ...overrides.map((o) => o.tolerance), call?.tolerance);
+  return { tolerance, metrics, gated };
+}
+
+/** A file-name-safe form of a test or phase name; a short hash keeps altered names apart (`a/b`, `a?b`). */
+function fileNamePart(name: string): string {
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9._ -]+/g, '_')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 120) || '_';
+  return safe === name ? safe : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * Save a failing phase's heap profile (Chrome DevTools: Memory > Load) under the profile directory,
+ * mirroring the test file's path. Returns a line for the failure message, or '' when none was saved.
+ */
+export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, session: Session, record: PhaseRecord): string {
+  const phase = record.name;
+  // The record may come from another session (an explicit Session.run): then this one's profile is not its.
+  if (settings.profileDir === null || !session.has(phase) || session.phase(phase).totalBytes !== record.totalBytes) return '';
+  const profile = session.profile(phase);
+  if (!profile) return '';
+  // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/).
+  const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(
+    0,
+    -'.json'.length,
+  );
+  const file = path.join(dir, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
+  const profileRoot = path.resolve(settings.root, settings.profileDir);
+  if (path.relative(profileRoot, file).startsWith('..')) return '';
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+  } catch (error) {
+    return `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`;
+  }
+  return `\n  heap profile of "${phase}": ${relativeToRoot(settings.root, file)} (open in Chrome DevTools: Memory > Load profile)`;
+}
+
+/** An error whose message says everything: a code frame of the setup file would only distract. */
+export function withoutStack(message: string): Error {
+  const error = new Error(message);
+  error.stack = `Error: ${message}`;
+  return error;
+}
+
+interface RunningTest {
+  task: TaskLike;
+  session: Session;
+  deactivate: () => void;
+  /** Phases a matcher already checked against their baseline (with its per-call options), so the end of the test does not fail them twice. */
+  explicit: Map<string, BaselineMatchOptions>;
+  /** Another test was running in this isolate at the same time (test.concurrent). */
+  concurrent: boolean;
+}
+
+interface FileRun {
+  /** Null when the baseline file could not be used (the error failed the file). */
+  state: FileBaselineState | null;
+  /** Which test (task id) owns each full name, and whether it recorded phases. */
+  owners: Map<string, { id: string; recorded: boolean }>;
+}
+
+function collectTests(suite: SuiteLike, into: { name: string; passed: boolean }[]): { name: string; passed: boolean }[] {
+  for (const task of suite.tasks ?? []) {
+    if (task.type === 'test') into.push({ name: fullTestName(task as TaskLike), passed: task.result?.state === 'pass' });
+    else collectTests(task, into);
+  }
+  return into;
+}
+
+export class WorkerRuntime {
+  readonly settings: WorkerSettings;
+  readonly environment = environmentFingerprint().key;
+  private readonly running = new Map<string, RunningTest>();
+  private readonly files = new Map<string, FileRun>();
+  /** Whether a group of concurrently running tests recorded any phase (see endTest). */
+  private concurrentGroupRecorded = false;
+
+  constructor(settings: WorkerSettings) {
+    this.settings = settings;
+  }
+
+  /** A test file starts: read its baselines (a corrupt file fails the file before any test runs). */
+  beginFile(suite: SuiteLike): void {
+    const filepath = suite.filepath;
+    if (!filepath || !isMeasured(this.settings, filepath)) return;
+    const s = this.settings;
+    const baselineFile = baselinePathFor(s.root, s.baselineDir, filepath);
+    const run: FileRun = { state: null, owners: new Map() };
+    this.files.set(filepath, run);
+    try {
+      run.state = FileBaselineState.open({
+        mode: s.mode,
+        environment: this.environment,
+        testFile: relativeToRoot(s.root, filepath),
+        baselineFile,
+        baselineFileShown: relativeToRoot(s.root, baselineFile),
+        root: s.root,
+        color: s.color,
+      });
+    } catch (error) {
+      if (error instanceof BaselineFileError) this.fileMeta(suite, { error: error.message, proposal: null });
+      throw error;
+    }
+  }
+
+  /** A test starts: a fresh session, ambient for every span() it reaches. */
+  beginTest(task: TaskLike): void {
+    if (!isMeasured(this.settings, task.file?.filepath ?? '')) return;
+    const session = new Session({ samplingInterval: this.settings.samplingInterval, topSites: this.settings.topSites });
+    const concurrent = this.running.size > 0;
+    for (const other of this.running.values()) other.concurrent = true;
+    this.running.set(task.id, { task, session, deactivate: session.activate(), explicit: new Map(), concurrent });
+  }
+
+  /** The session of a running test, if it is measured. */
+  sessionOf(task: TaskLike): Session | undefined {
+    return this.running.get(task.id)?.session;
+  }
+
+  /** toMatchAllocationBaseline: judge one phase now, with per-call options; the end of the test will not fail it again. */
+  matchBaseline(task: TaskLike, record: PhaseRecord, call: BaselineMatchOptions): PhaseJudgement {
+    const filepath = task.file?.filepath ?? '';
+    const state = this.files.get(filepath)?.state;
+    if (!state) {
+      throw new Error(
+        `toMatchAllocationBaseline: ${relativeToRoot(this.settings.root, filepath)} is not measured by alloc-tracker ` +
+          '(see the include option of allocTracker())',
+      );
+    }
+    this.running.get(task.id)?.explicit.set(record.name, call);
+    return state.judge(fullTestName(task), this.measured(record), effectiveRules(this.settings, filepath, call, true));
+  }
+
+  /** A test ended: judge its phases, attach what it measured and proposes to its meta, fail it when a gate failed. */
+  endTest(task: TaskLike): void {
+    const running = this.running.get(task.id);
+    if (!running) return;
+    running.deactivate();
+    this.running.delete(task.id);
+    const records = running.session.records();
+    const testFailed = task.result?.state === 'fail' || (task.result?.errors?.length ?? 0) > 0;
+    const name = fullTestName(task);
+    const filepath = task.file?.filepath ?? '';
+    const file = this.files.get(filepath);
+    const state = file?.state ?? null;
+    if (running.concurrent) {
+      // The ambient session is per isolate: spans of concurrent tests land in whichever session was
+      // activated last, so every test of the group is suspect once any of them recorded a phase.
+      this.concurrentGroupRecorded ||=
+        records.length > 0 || [...this.running.values()].some((other) => other.session.phaseNames().length > 0);
+      const spoiled = this.concurrentGroupRecorded;
+      if (this.running.size === 0) this.concurrentGroupRecorded = false;
+      state?.finishTest(name, false, []);
+      if (spoiled) {
+        throw withoutStack(
+          `alloc-tracker: test "${name}" ran concurrently with other tests in the same worker while phases were recorded; ` +
+            'allocations of concurrent tests cannot be told apart. Run tests that record phases sequentially ' +
+            '(no test.concurrent / sequence.concurrent), or measure with an explicit Session.run().',
+        );
+      }
+      return;
+    }
+    // Two tests of one name would share one baseline entry (and one would make the other's look obsolete),
+    // as soon as either records phases. Retries of one test keep their id.
+    const recorded = records.length > 0;
+    const owner = file?.owners.get(name);
+    if (owner !== undefined && owner.id !== task.id && (recorded || owner.recorded)) {
+      state?.finishTest(name, false, []);
+      throw withoutStack(
+        `alloc-tracker: two tests in this file are named "${name}"; their phases would share one baseline entry. ` +
+          'Give them different names.',
+      );
+    }
+    file?.owners.set(name, { id: task.id, recorded: recorded || (owner?.recorded ?? false) });
+    if (!recorded || !state) {
+      state?.finishTest(name, !testFailed, []);
+      return;
+    }
+    const meta: TestAllocationMeta = {
+      test: name,
+      environment: this.environment,
+      phases: [],
+      records,
+      nondeterministic: !determinismStatus().deterministic,
+      changes: [],
+    };
+    const failures: string[] = [];
+    for (const record of records) {
+      const explicit = running.explicit.get(record.name);
+      const gated = this.settings.auto || explicit !== undefined;
+      const judgement = state.judge(name, this.measured(record), effectiveRules(this.settings, filepath, explicit, gated));
+      meta.phases.push(judgement.outcome);
+      if (judgement.change) meta.changes.push(judgement.change);
+      // A phase checked by toMatchAllocationBaseline already passed or failed there.
+      if (judgement.failure !== null && explicit === undefined) {
+        failures.push(judgement.failure + saveFailureProfile(this.settings, task, running.session, record));
+      }
+    }
+    (task.meta as Record<string, unknown>)[PROVIDE_KEY] = meta;
+    // Only gated phases are stored, so only they can make a stored entry current.
+    state.finishTest(
+      name,
+      !testFailed,
+      meta.phases.filter((p) => p.gated).map((p) => p.name),
+    );
+    if (failures.length > 0 && !testFailed) throw withoutStack(failures.join('\n\n'));
+  }
+
+  /** All tests of a file ran: propose what to do about obsolete entries; fail the file where the mode says so. */
+  endFile(suite: SuiteLike): void {
+    const filepath = suite.filepath;
+    const state = filepath ? this.files.get(filepath)?.state : undefined;
+    if (!filepath || !state) return;
+    this.files.delete(filepath);
+    const proposal = state.finishFile(collectTests(suite, []));
+    this.fileMeta(suite, { error: null, proposal });
+    if (proposal.failure !== null) throw withoutStack(proposal.failure);
+  }
+
+  private fileMeta(suite: SuiteLike, meta: FileAllocationMeta): void {
+    if (suite.meta) (suite.meta as Record<string, unknown>)[FILE_META_KEY] = meta;
+  }
+
+  private measured(record: PhaseRecord): { name: string; metrics: ReturnType<typeof metricsOf>; sites: PhaseRecord['sites'] } {
+    return { name: record.name, metrics: metricsOf(record), sites: record.sites };
+  }
+}
