@@ -9,7 +9,7 @@ import type { PhaseRecord } from '../../src/core/types.ts';
 import type { RunReport } from '../../src/report/baselines.ts';
 import { savedProfilePath } from '../../src/report/html/files.ts';
 import type { WorkerSettings } from '../../src/vitest/settings.ts';
-import { saveFailureProfile } from '../../src/vitest/worker.ts';
+import { saveFailureProfile } from '../../src/vitest/runtime.ts';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/report/html/cli.ts');
 const root = mkdtempSync(path.join(tmpdir(), 'alloc-html-cli-'));

@@ -12,7 +12,7 @@ import { renderHtmlReport } from './render.ts';
 
 /**
  * The file-name form the plugin gives a test or phase name when it saves a heap profile (the same rule
- * as src/vitest/worker.ts, which this layer may not import; a test keeps the two equal).
+ * as src/vitest/runtime.ts, which this layer may not import; a test keeps the two equal).
  */
 export function profileNamePart(name: string): string {
   const safe =
