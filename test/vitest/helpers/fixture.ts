@@ -9,6 +9,7 @@
  * Parallel test files share steps 1 and 2 through directory locks.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -16,6 +17,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   rmSync,
   statSync,
@@ -32,7 +34,11 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * Outside the repository: Node resolves packages up the directory tree, so a project inside it would
  * find the repository's node_modules and hide a dependency the packed package forgot.
  */
-export const WORK = path.join(os.tmpdir(), `alloc-tracker-e2e-${process.getuid?.() ?? 'user'}`);
+// One directory per checkout: two checkouts' runs must not share installs or the node link.
+export const WORK = path.join(
+  os.tmpdir(),
+  `alloc-tracker-e2e-${process.getuid?.() ?? 'user'}-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`,
+);
 /** The Node that runs fixture projects: this repository's pinned Node 26. */
 export const NODE = realpathSync(path.join(REPO, 'node_modules/.bin/node'));
 
@@ -194,7 +200,11 @@ function nodeOnlyPath(): string {
   try {
     symlinkSync(NODE, link);
   } catch {
-    // made by a parallel test file already
+    // Made by a parallel test file already; a link left by an older Node is replaced.
+    if (readlinkSync(link) !== NODE) {
+      rmSync(link, { force: true });
+      symlinkSync(NODE, link);
+    }
   }
   return dir;
 }
