@@ -9,7 +9,7 @@
  */
 import type { AllocationSite } from '../core/types.ts';
 import { comparePhase, type MetricComparison, type PhaseComparison } from './compare.ts';
-import { formatMissing, formatObsolete, formatRegression, type PhaseContext } from './messages.ts';
+import { formatMissing, formatObsolete, formatRegression, formatStale, type PhaseContext } from './messages.ts';
 import { readBaselineFile, type BaselineChange } from './store.ts';
 import type { BaselineFile, BaselineMetrics, EnvironmentBaselines, Metric, Mode, TestBaselines, Tolerance } from './types.ts';
 
@@ -26,13 +26,23 @@ export type Situation =
   | 'increase beyond tolerance'
   /** Gated metrics below their baseline by more than the tolerance, none above. */
   | 'decrease beyond tolerance'
+  /**
+   * A whole, in-order run of the file, but the stored entry was measured after other tests than ran
+   * before this one now (tests added, removed, renamed or reordered before it), or by an earlier method.
+   */
+  | 'other context'
+  /** A partial run (filtered, `.only`, shuffled, not the first file in its worker) in another context than the stored entry. */
+  | 'other context, partial run'
+  /** No stored entry, in a partial run: the context it would be recorded in is not the whole file's. */
+  | 'no baseline, partial run'
   /** A stored entry whose test no longer exists, or a phase a passing test no longer records. */
   | 'obsolete entry'
   /** A baseline file whose test file no longer exists. */
   | 'obsolete file';
 
 /** The statuses a decision gives (see RowStatus in the report). */
-export type DecidedStatus = 'new' | 'missing' | 'updated' | 'ok' | 'regressed' | 'improved' | 'obsolete' | 'removed';
+export type DecidedStatus =
+  'new' | 'missing' | 'updated' | 'ok' | 'regressed' | 'improved' | 'stale' | 'not-compared' | 'obsolete' | 'removed';
 
 export interface Decision {
   status: DecidedStatus;
@@ -54,6 +64,12 @@ const TABLE: ReadonlyMap<Situation, Readonly<Record<Mode, Decision>>> = new Map<
     { local: d('regressed', 'nothing', 'test'), ci: d('regressed', 'nothing', 'test'), update: d('updated', 'write') },
   ],
   ['decrease beyond tolerance', { local: d('improved', 'nothing'), ci: d('improved', 'nothing'), update: d('updated', 'write') }],
+  ['other context', { local: d('stale', 'nothing'), ci: d('stale', 'nothing', 'test'), update: d('updated', 'write') }],
+  [
+    'other context, partial run',
+    { local: d('not-compared', 'nothing'), ci: d('not-compared', 'nothing'), update: d('not-compared', 'nothing') },
+  ],
+  ['no baseline, partial run', { local: d('new', 'nothing'), ci: d('missing', 'nothing', 'test'), update: d('new', 'nothing') }],
   ['obsolete entry', { local: d('obsolete', 'nothing'), ci: d('obsolete', 'nothing', 'file'), update: d('removed', 'remove') }],
   ['obsolete file', { local: d('obsolete', 'nothing'), ci: d('obsolete', 'nothing', 'run'), update: d('removed', 'delete file') }],
 ]);
@@ -69,7 +85,7 @@ export function decide(situation: Situation, mode: Mode): Decision {
 // Shapes that cross from the worker to the main process (arrays and fixed-key objects only)
 
 /** Status of one phase of one test, as shown in the report. */
-export type PhaseStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'unchecked';
+export type PhaseStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'stale' | 'not-compared' | 'unchecked';
 
 /** One phase of one test, as the worker judged it. */
 export interface PhaseOutcome {
@@ -84,6 +100,22 @@ export interface PhaseOutcome {
   comparisons: MetricComparison[];
   tolerance: Tolerance;
   metrics: Metric[];
+  /** Why a phase was not compared or not written, for the report; absent otherwise. */
+  note?: string;
+}
+
+/** What the report says about a phase that was not compared or not written. */
+function noteFor(situation: Situation, partialBecause: string): string | undefined {
+  switch (situation) {
+    case 'other context':
+      return 'stale: recorded after other tests than ran before it now (or by an earlier version); re-record with -u';
+    case 'other context, partial run':
+      return `not compared: ${partialBecause}, so other tests ran before it than when its baseline was recorded`;
+    case 'no baseline, partial run':
+      return `not written: ${partialBecause}; run the whole file to record it`;
+    default:
+      return undefined;
+  }
 }
 
 /** One phase judged against its stored entry: the outcome, the message when it fails the test, the proposed change. */
@@ -126,8 +158,17 @@ export interface PhaseRules {
 /** A measured phase as the state needs it. */
 export interface MeasuredPhase {
   name: string;
+  /** The figures, with the context they were measured in. */
   metrics: BaselineMetrics;
   sites: readonly AllocationSite[];
+  /**
+   * Whether the test ran as in a whole, in-order run of its file in a fresh worker (every test before
+   * it ran, nothing else before them). Only such runs record figures: a filtered run's context is not
+   * the one a full run has.
+   */
+  wholeRun: boolean;
+  /** Why the run is partial, for messages ('-t filter', '.only', ...); empty for a whole run. */
+  partialBecause: string;
 }
 
 export interface FileStateOptions {
@@ -152,9 +193,17 @@ function sameMetrics(a: BaselineMetrics, b: BaselineMetrics): boolean {
     a.peakBytes === b.peakBytes &&
     a.heapBytes === b.heapBytes &&
     a.externalBytes === b.externalBytes &&
+    a.retainedBytes === b.retainedBytes &&
     a.iterations === b.iterations &&
-    a.countMethod === b.countMethod
+    a.countMethod === b.countMethod &&
+    a.bytesMethod === b.bytesMethod &&
+    a.context === b.context
   );
+}
+
+/** Whether stored figures were measured like the current ones: same context, same method. */
+function comparable(stored: BaselineMetrics, current: BaselineMetrics): boolean {
+  return stored.context === current.context && (stored.bytesMethod ?? 'heap-delta') === (current.bytesMethod ?? 'heap-delta');
 }
 
 const SITUATION_OF: Readonly<Record<PhaseComparison['status'], Situation>> = {
@@ -196,7 +245,9 @@ export class FileBaselineState {
     let comparison: PhaseComparison | null = null;
     let situation: Situation;
     if (stored === null) {
-      situation = 'no baseline';
+      situation = phase.wholeRun ? 'no baseline' : 'no baseline, partial run';
+    } else if (!comparable(stored, current)) {
+      situation = phase.wholeRun ? 'other context' : 'other context, partial run';
     } else {
       comparison = comparePhase(stored, current, rules.metrics, rules.tolerance);
       situation = SITUATION_OF[comparison.status];
@@ -222,11 +273,11 @@ export class FileBaselineState {
     let failure: string | null = null;
     if (decision.fails === 'test') {
       const ctx = this.context(test, phase.name);
-      failure =
-        situation === 'no baseline'
-          ? formatMissing(ctx, current, this.environmentKnown)
-          : formatRegression(ctx, comparison!, rules.tolerance, stored!, current, phase.sites);
+      if (situation === 'other context') failure = formatStale(ctx, stored!, current);
+      else if (stored === null) failure = formatMissing(ctx, current, this.environmentKnown, phase.partialBecause);
+      else failure = formatRegression(ctx, comparison!, rules.tolerance, stored, current, phase.sites);
     }
+    outcome.note = noteFor(situation, phase.partialBecause);
     const change: BaselineChange | null =
       decision.store === 'write' ? { kind: 'set', test, phase: phase.name, metrics: { ...current } } : null;
     return { outcome, failure, change };

@@ -91,15 +91,34 @@ export function formatRegression(
 }
 
 /** The message of a phase with no stored baseline where none may be written (CI). */
-export function formatMissing(ctx: PhaseContext, current: BaselineMetrics, environmentKnown: boolean): string {
+export function formatMissing(ctx: PhaseContext, current: BaselineMetrics, environmentKnown: boolean, partialBecause = ''): string {
   return [
     `alloc-tracker: no baseline for test "${ctx.test}" (${ctx.file}), phase "${ctx.phase}" ` +
       `in ${ctx.baselineFile} for environment ${ctx.environment}` +
       (environmentKnown ? '' : ' (the file has no entries for this environment at all)'),
-    `  measured: bytes ${formatMetricValue('bytes', current.bytes)}, count ${current.count}`,
+    `  measured: bytes ${formatMetricValue('bytes', current.bytes)}` +
+      (current.countMethod === 'exact' ? `, count ${current.count}` : ' (count not measured)'),
     '  In CI baselines are never written. Create it where the code runs the same way (same Node major, platform, arch):',
-    `  run the tests locally without CI=true (missing baselines are written) or ${UPDATE_HINT},`,
+    partialBecause
+      ? `  run the whole test file locally without CI=true (this run was partial: ${partialBecause}),`
+      : `  run the tests locally without CI=true (missing baselines are written) or ${UPDATE_HINT},`,
     `  then commit ${ctx.baselineFile}.`,
+  ].join('\n');
+}
+
+/**
+ * The message of a phase whose stored entry was measured in another context than this whole run of
+ * its file (other tests before it, or an earlier version's method): its figures cannot be compared.
+ */
+export function formatStale(ctx: PhaseContext, stored: BaselineMetrics, current: BaselineMetrics): string {
+  const why =
+    (stored.bytesMethod ?? 'heap-delta') !== (current.bytesMethod ?? 'heap-delta')
+      ? `it was measured by another method (${stored.bytesMethod ?? 'used-heap growth, alloc-tracker before 0.2'}; now ${current.bytesMethod ?? 'used-heap growth'})`
+      : 'other tests ran before it in its file when it was recorded (a test was added, removed, renamed or moved before it): how warm they leave the code changes its figures';
+  return [
+    `alloc-tracker: the baseline of test "${ctx.test}" (${ctx.file}), phase "${ctx.phase}" in ${ctx.baselineFile} cannot be compared:`,
+    `  ${why}.`,
+    `  Re-record it: ${UPDATE_HINT}, then commit ${ctx.baselineFile}.`,
   ].join('\n');
 }
 

@@ -26,7 +26,7 @@ import {
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
-import type { CountMethod } from '../core/types.ts';
+import type { BytesMethod, CountMethod } from '../core/types.ts';
 import type { BaselineFile, BaselineFileJSON, BaselineMetrics, EnvironmentBaselines, TestBaselines } from './types.ts';
 
 /** A baseline file that cannot be used. The message names the file and what is wrong with it. */
@@ -172,9 +172,12 @@ function readRegularFile(file: string, root: string | undefined): string | null 
 const COUNT_METHODS: readonly CountMethod[] = ['exact', 'off'];
 /** Every stored figure is a whole number (means are rounded) below a pebibyte: anything larger is not a measurement. */
 export const MAX_FIGURE = 2 ** 50;
-const FIGURE_KEYS = ['bytes', 'count', 'heapBytes', 'externalBytes', 'iterations', 'peakBytes'] as const;
+const FIGURE_KEYS = ['bytes', 'count', 'heapBytes', 'externalBytes', 'iterations', 'peakBytes', 'retainedBytes'] as const;
 const REQUIRED_KEYS = new Set(['bytes', 'count', 'heapBytes', 'externalBytes', 'iterations', 'countMethod']);
-const ALLOWED_KEYS = new Set([...REQUIRED_KEYS, 'peakBytes']);
+const ALLOWED_KEYS = new Set([...REQUIRED_KEYS, 'peakBytes', 'retainedBytes', 'bytesMethod', 'context']);
+const BYTES_METHODS: readonly BytesMethod[] = ['counter', 'heap-delta'];
+/** A context is a hash written by the plugin (see BaselineMetrics.context). */
+const CONTEXT_PATTERN = /^[0-9a-f]{16}$/;
 
 function describeNode(node: AnyNode): string {
   switch (node.type) {
@@ -275,6 +278,14 @@ function metricsFromNode(node: ObjectNode, where: string, fail: (where: string, 
   if (method !== undefined && (method.type !== 'String' || !(COUNT_METHODS as readonly string[]).includes(method.value))) {
     fail(`${where} > countMethod`, `expected one of ${COUNT_METHODS.join(', ')}, got ${describeNode(method)}`);
   }
+  const bytesMethod = values.get('bytesMethod');
+  if (bytesMethod !== undefined && (bytesMethod.type !== 'String' || !(BYTES_METHODS as readonly string[]).includes(bytesMethod.value))) {
+    fail(`${where} > bytesMethod`, `expected one of ${BYTES_METHODS.join(', ')}, got ${describeNode(bytesMethod)}`);
+  }
+  const context = values.get('context');
+  if (context !== undefined && (context.type !== 'String' || !CONTEXT_PATTERN.test(context.value))) {
+    fail(`${where} > context`, `expected 16 hexadecimal digits, got ${describeNode(context)}`);
+  }
   for (const key of REQUIRED_KEYS) if (!values.has(key)) fail(`${where} > ${key}`, 'missing');
   const metrics: BaselineMetrics = {
     bytes: figures.get('bytes')!,
@@ -286,6 +297,10 @@ function metricsFromNode(node: ObjectNode, where: string, fail: (where: string, 
   };
   const peak = figures.get('peakBytes');
   if (peak !== undefined) metrics.peakBytes = peak;
+  const retained = figures.get('retainedBytes');
+  if (retained !== undefined) metrics.retainedBytes = retained;
+  if (bytesMethod !== undefined) metrics.bytesMethod = (bytesMethod as { value: string }).value as BytesMethod;
+  if (context !== undefined) metrics.context = (context as { value: string }).value;
   return metrics;
 }
 
@@ -303,15 +318,20 @@ export function readBaselineFile(file: string, root?: string): BaselineFile | nu
 // Writing
 
 /** The metrics stored for a measured phase: exactly the schema's keys (a copy). */
-export function metricsOf(record: {
-  bytes: number;
-  count: number;
-  peakBytes?: number;
-  heapBytes: number;
-  externalBytes: number;
-  iterations: number;
-  countMethod: CountMethod;
-}): BaselineMetrics {
+export function metricsOf(
+  record: {
+    bytes: number;
+    count: number;
+    peakBytes?: number;
+    heapBytes: number;
+    externalBytes: number;
+    retainedBytes?: number | null;
+    iterations: number;
+    countMethod: CountMethod;
+    bytesMethod?: BytesMethod;
+  },
+  context?: string,
+): BaselineMetrics {
   const metrics: BaselineMetrics = {
     bytes: record.bytes,
     count: record.count,
@@ -321,6 +341,9 @@ export function metricsOf(record: {
     countMethod: record.countMethod,
   };
   if (record.peakBytes !== undefined) metrics.peakBytes = record.peakBytes;
+  if (record.retainedBytes !== undefined && record.retainedBytes !== null) metrics.retainedBytes = record.retainedBytes;
+  if (record.bytesMethod !== undefined) metrics.bytesMethod = record.bytesMethod;
+  if (context !== undefined) metrics.context = context;
   return metrics;
 }
 
@@ -336,7 +359,8 @@ export function baselineFileToJSON(data: BaselineFile): BaselineFileJSON {
       const phases = Object.create(null) as BaselineFileJSON[string][string];
       const testPhases = envTests.get(test)!;
       for (const phase of [...testPhases.keys()].sort(byCodeUnit)) {
-        const m = metricsOf(testPhases.get(phase)!);
+        const entry = testPhases.get(phase)!;
+        const m = metricsOf(entry, entry.context);
         const sorted = Object.create(null) as Record<string, unknown>;
         for (const key of Object.keys(m).sort(byCodeUnit)) sorted[key] = m[key as keyof BaselineMetrics];
         phases[phase] = sorted as unknown as BaselineMetrics;

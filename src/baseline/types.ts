@@ -4,12 +4,12 @@
  * In memory it is held in Maps (BaselineFile): test and phase names are user text, and a name such as
  * `__proto__`, `constructor` or `toString` must be a key like any other, never a property lookup.
  */
-import type { CountMethod } from '../core/types.ts';
+import type { BytesMethod, CountMethod } from '../core/types.ts';
 
 /** The metrics a baseline can gate on. */
-export type Metric = 'bytes' | 'count' | 'peakBytes' | 'heapBytes' | 'externalBytes';
+export type Metric = 'bytes' | 'count' | 'peakBytes' | 'heapBytes' | 'externalBytes' | 'retainedBytes';
 
-export const METRICS: readonly Metric[] = ['bytes', 'count', 'peakBytes', 'heapBytes', 'externalBytes'];
+export const METRICS: readonly Metric[] = ['bytes', 'count', 'peakBytes', 'heapBytes', 'externalBytes', 'retainedBytes'];
 
 /** What is stored per phase. Figures are per-iteration means, as on a PhaseRecord. */
 export interface BaselineMetrics {
@@ -18,8 +18,17 @@ export interface BaselineMetrics {
   peakBytes?: number;
   heapBytes: number;
   externalBytes: number;
+  /** What the phase left behind (only when retention was tracked). */
+  retainedBytes?: number;
   iterations: number;
   countMethod: CountMethod;
+  /** How heap bytes were measured; entries without it come from an earlier version (used-heap growth). */
+  bytesMethod?: BytesMethod;
+  /**
+   * Which tests ran before this one in its worker when the figures were taken (a hash): figures depend
+   * on how warm earlier tests left the code, so they are compared only in the same context.
+   */
+  context?: string;
 }
 
 /** phase name -> metrics */

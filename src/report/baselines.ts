@@ -11,7 +11,8 @@ import type { MetricComparison } from '../baseline/compare.ts';
 import type { BaselineMetrics, Metric, Mode, Tolerance } from '../baseline/types.ts';
 import { formatBytes } from '../format/table.ts';
 
-export type RowStatus = 'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'obsolete' | 'removed' | 'unchecked';
+export type RowStatus =
+  'ok' | 'improved' | 'regressed' | 'new' | 'missing' | 'updated' | 'stale' | 'not-compared' | 'obsolete' | 'removed' | 'unchecked';
 
 export interface PhaseRow {
   test: string;
@@ -63,6 +64,8 @@ const STATUS_NOTE: Partial<Record<RowStatus, string>> = {
   missing: 'missing (CI writes nothing)',
   obsolete: 'obsolete: remove with --update-baselines',
   removed: 'obsolete (removed)',
+  stale: 'stale: recorded in another context, re-record with -u',
+  'not-compared': 'not compared (partial run)',
 };
 
 function percent(change: number | null): string {
@@ -90,7 +93,19 @@ function countCell(m: BaselineMetrics | null): string {
 }
 
 export function emptySummary(): Record<RowStatus, number> {
-  return { ok: 0, improved: 0, regressed: 0, new: 0, missing: 0, updated: 0, obsolete: 0, removed: 0, unchecked: 0 };
+  return {
+    ok: 0,
+    improved: 0,
+    regressed: 0,
+    new: 0,
+    missing: 0,
+    updated: 0,
+    stale: 0,
+    'not-compared': 0,
+    obsolete: 0,
+    removed: 0,
+    unchecked: 0,
+  };
 }
 
 /**

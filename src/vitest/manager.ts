@@ -125,6 +125,7 @@ export class BaselineManager {
           record: meta.records.find((r) => r.name === phase.name) ?? null,
           testState: state,
         };
+        if (phase.note !== undefined) row.note = phase.note;
         if (!passed && proposed.has(phase.name)) {
           row.note = `${phase.status} (not written: the test ${state === 'failed' ? 'failed' : 'did not pass'})`;
         } else if (proposed.has(phase.name)) toWrite.push(row);

@@ -5,13 +5,13 @@
  * does) and writes no baseline (the main process does).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { determinismStatus, environmentFingerprint } from '../core/environment.ts';
 import { Session } from '../core/session.ts';
 import type { PhaseRecord } from '../core/types.ts';
 import { matchingOverrides, resolveTolerance } from '../baseline/compare.ts';
-import { FileBaselineState, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
+import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
 import type { Metric, ToleranceInput } from '../baseline/types.ts';
 import { FILE_META_KEY, PROVIDE_KEY, type FileAllocationMeta, type TestAllocationMeta, type WorkerSettings } from './settings.ts';
@@ -124,9 +124,57 @@ export function withoutStack(message: string): Error {
   return error;
 }
 
+/**
+ * Every test that started in this process, in order (`file :: full name`). How much a test allocates
+ * depends on how warm earlier tests left the code (JIT tiers, feedback, caches), so a test's figures
+ * are compared only with figures taken after the same tests. Shared through the global object: with
+ * isolate: false the setup file and this module are evaluated again for every test file.
+ */
+const HISTORY_KEY = Symbol.for('alloc-tracker.test-history.v1');
+const history: string[] =
+  ((globalThis as Record<symbol, unknown>)[HISTORY_KEY] as string[] | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[HISTORY_KEY] = []);
+
+/** The hash stored with a baseline entry: the tests that ran before this one in its worker. */
+export function contextOf(before: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const entry of before) hash.update(entry).update('\u0000');
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Vitest's runtime config in this worker (not public API: read defensively; the same on 4.1 and 5). */
+function workerConfig(): { testNamePattern?: unknown; sequence?: { shuffle?: unknown } } {
+  const worker = (globalThis as { __vitest_worker__?: { config?: object } }).__vitest_worker__;
+  return (worker?.config ?? {}) as { testNamePattern?: unknown; sequence?: { shuffle?: unknown } };
+}
+
+/** Whether the file uses `.only` (Vitest 5 says so on the file; 4.1 does not, so its source is read). */
+function fileUsesOnly(file: SuiteLike & { containsOnly?: boolean }): boolean {
+  if (typeof file.containsOnly === 'boolean') return file.containsOnly;
+  try {
+    return /\b(?:it|test|describe|suite)\s*\.\s*only\b/.test(readFileSync(file.filepath ?? '', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The tests of a suite in the order they run (depth first), with their mode. */
+function testsInOrder(suite: SuiteLike, into: TaskLike[] = []): TaskLike[] {
+  for (const task of suite.tasks ?? []) {
+    if (task.type === 'test') into.push(task as TaskLike);
+    else testsInOrder(task, into);
+  }
+  return into;
+}
+
 interface RunningTest {
   task: TaskLike;
   session: Session;
+  /** The context its figures are measured in (see contextOf). */
+  context: string;
+  /** Whether this run is whole, and why not. */
+  wholeRun: boolean;
+  partialBecause: string;
   deactivate: () => void;
   /** Phases a matcher already checked against their baseline (with its per-call options), so the end of the test does not fail them twice. */
   explicit: Map<string, BaselineMatchOptions>;
@@ -185,13 +233,61 @@ export class WorkerRuntime {
     }
   }
 
-  /** A test starts: a fresh session, ambient for every span() it reaches. */
+  /**
+   * A test starts: it joins this process's history, and a measured one gets a fresh session, ambient for
+   * every span() it reaches, with the context it runs in.
+   */
   beginTest(task: TaskLike): void {
-    if (!isMeasured(this.settings, task.file?.filepath ?? '')) return;
+    const filepath = task.file?.filepath ?? '';
+    const entry = `${relativeToRoot(this.settings.root, filepath)} :: ${fullTestName(task)}`;
+    const before = [...history];
+    history.push(entry);
+    if (!isMeasured(this.settings, filepath)) return;
+    const { wholeRun, partialBecause } = this.wholeRun(task, before);
     const session = new Session({ samplingInterval: this.settings.samplingInterval, topSites: this.settings.topSites });
     const concurrent = this.running.size > 0;
     for (const other of this.running.values()) other.concurrent = true;
-    this.running.set(task.id, { task, session, deactivate: session.activate(), explicit: new Map(), concurrent });
+    this.running.set(task.id, {
+      task,
+      session,
+      context: contextOf(before),
+      wholeRun,
+      partialBecause,
+      deactivate: session.activate(),
+      explicit: new Map(),
+      concurrent,
+    });
+  }
+
+  /**
+   * Whether a test runs as in a whole, in-order run of its file in a fresh worker: no name filter, no
+   * `.only`, no shuffling, and exactly the runnable tests before it in its file ran before it in this
+   * process. Only such runs record baselines (a filtered run's context is not the one a full run has).
+   */
+  private wholeRun(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string } {
+    const config = workerConfig();
+    const file = task.file as (SuiteLike & { containsOnly?: boolean }) | undefined;
+    if (config.testNamePattern !== undefined && config.testNamePattern !== null && String(config.testNamePattern) !== '') {
+      return { wholeRun: false, partialBecause: 'the run was filtered by test name (-t)' };
+    }
+    const shuffle = config.sequence?.shuffle;
+    if (shuffle === true || (typeof shuffle === 'object' && shuffle !== null && (shuffle as { tests?: boolean }).tests)) {
+      return { wholeRun: false, partialBecause: 'the tests ran in shuffled order (sequence.shuffle)' };
+    }
+    if (file && fileUsesOnly(file)) return { wholeRun: false, partialBecause: 'the file uses .only' };
+    const prefix = `${relativeToRoot(this.settings.root, file?.filepath ?? '')} :: `;
+    if (before.some((entry) => !entry.startsWith(prefix))) {
+      return { wholeRun: false, partialBecause: 'other test files ran before it in the same worker (isolate: false)' };
+    }
+    const expected: string[] = [];
+    for (const t of file ? testsInOrder(file) : []) {
+      if (t.id === task.id) break;
+      if (t.mode === 'run') expected.push(`${prefix}${fullTestName(t)}`);
+    }
+    if (expected.length !== before.length || expected.some((e, i) => e !== before[i])) {
+      return { wholeRun: false, partialBecause: 'not every test before it in its file ran first (a retry, or tests skipped by a filter)' };
+    }
+    return { wholeRun: true, partialBecause: '' };
   }
 
   /** The session of a running test, if it is measured. */
@@ -209,8 +305,9 @@ export class WorkerRuntime {
           '(see the include option of allocTracker())',
       );
     }
-    this.running.get(task.id)?.explicit.set(record.name, call);
-    return state.judge(fullTestName(task), this.measured(record), effectiveRules(this.settings, filepath, call, true));
+    const running = this.running.get(task.id);
+    running?.explicit.set(record.name, call);
+    return state.judge(fullTestName(task), this.measured(record, running), effectiveRules(this.settings, filepath, call, true));
   }
 
   /** A test ended: judge its phases, attach what it measured and proposes to its meta, fail it when a gate failed. */
@@ -270,7 +367,7 @@ export class WorkerRuntime {
     for (const record of records) {
       const explicit = running.explicit.get(record.name);
       const gated = this.settings.auto || explicit !== undefined;
-      const judgement = state.judge(name, this.measured(record), effectiveRules(this.settings, filepath, explicit, gated));
+      const judgement = state.judge(name, this.measured(record, running), effectiveRules(this.settings, filepath, explicit, gated));
       meta.phases.push(judgement.outcome);
       if (judgement.change) meta.changes.push(judgement.change);
       // A phase checked by toMatchAllocationBaseline already passed or failed there.
@@ -303,7 +400,13 @@ export class WorkerRuntime {
     if (suite.meta) (suite.meta as Record<string, unknown>)[FILE_META_KEY] = meta;
   }
 
-  private measured(record: PhaseRecord): { name: string; metrics: ReturnType<typeof metricsOf>; sites: PhaseRecord['sites'] } {
-    return { name: record.name, metrics: metricsOf(record), sites: record.sites };
+  private measured(record: PhaseRecord, running: RunningTest | undefined): MeasuredPhase {
+    return {
+      name: record.name,
+      metrics: metricsOf(record, running?.context ?? contextOf([])),
+      sites: record.sites,
+      wholeRun: running?.wholeRun ?? false,
+      partialBecause: running?.partialBecause ?? 'the test ran outside the plugin',
+    };
   }
 }

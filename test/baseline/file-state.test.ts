@@ -78,6 +78,38 @@ const ROWS: Row[] = [
     },
   },
   {
+    situation: 'other context',
+    readme: [
+      'recorded after other tests than run before it now, in a whole run of its file',
+      'reported as stale',
+      '**fails**, says how to re-record',
+      'rewritten',
+    ],
+    expected: {
+      local: { status: 'stale', store: 'nothing', fails: null },
+      ci: { status: 'stale', store: 'nothing', fails: 'test' },
+      update: { status: 'updated', store: 'write', fails: null },
+    },
+  },
+  {
+    situation: 'other context, partial run',
+    readme: ['the same, in a partial run (`-t`, `.only`, shuffle, `isolate: false`)', 'not compared', 'not compared', 'not written'],
+    expected: {
+      local: { status: 'not-compared', store: 'nothing', fails: null },
+      ci: { status: 'not-compared', store: 'nothing', fails: null },
+      update: { status: 'not-compared', store: 'nothing', fails: null },
+    },
+  },
+  {
+    situation: 'no baseline, partial run',
+    readme: ['no baseline yet, in a partial run', 'reported, not written', '**fails**, says how to create it', 'not written'],
+    expected: {
+      local: { status: 'new', store: 'nothing', fails: null },
+      ci: { status: 'missing', store: 'nothing', fails: 'test' },
+      update: { status: 'new', store: 'nothing', fails: null },
+    },
+  },
+  {
     situation: 'obsolete entry',
     readme: ['entry of a test that no longer exists', 'reported', '**fails the file**', 'removed'],
     expected: {
@@ -99,7 +131,7 @@ const ROWS: Row[] = [
 
 const MODES: Mode[] = ['local', 'ci', 'update'];
 
-const metrics = (bytes: number): BaselineMetrics => ({
+const metrics = (bytes: number, context = '0123456789abcdef'): BaselineMetrics => ({
   bytes,
   count: 1000,
   heapBytes: bytes,
@@ -107,6 +139,8 @@ const metrics = (bytes: number): BaselineMetrics => ({
   iterations: 1,
   countMethod: 'exact',
   peakBytes: bytes,
+  bytesMethod: 'counter',
+  context,
 });
 
 /** A state whose file stores `stored` for test "t" > phase "p" (nothing when null) and one deleted test. */
@@ -127,12 +161,15 @@ function stateWith(mode: Mode, stored: BaselineMetrics | null): FileBaselineStat
   );
 }
 
-/** The figures that put phase "p" (stored at 1 MB) into each per-phase situation. */
-const MEASURED: Partial<Record<Situation, { stored: BaselineMetrics | null; current: BaselineMetrics }>> = {
+/** The figures (and run) that put phase "p" (stored at 1 MB) into each per-phase situation. */
+const MEASURED: Partial<Record<Situation, { stored: BaselineMetrics | null; current: BaselineMetrics; wholeRun?: boolean }>> = {
   'no baseline': { stored: null, current: metrics(1_000_000) },
-  'within tolerance': { stored: metrics(1_000_000), current: metrics(1_020_000) },
+  'within tolerance': { stored: metrics(1_000_000), current: metrics(1_000_500) },
   'increase beyond tolerance': { stored: metrics(1_000_000), current: metrics(1_100_000) },
   'decrease beyond tolerance': { stored: metrics(1_000_000), current: metrics(900_000) },
+  'other context': { stored: metrics(1_000_000), current: metrics(1_100_000, 'fedcba9876543210') },
+  'other context, partial run': { stored: metrics(1_000_000), current: metrics(1_500_000, 'fedcba9876543210'), wholeRun: false },
+  'no baseline, partial run': { stored: null, current: metrics(1_000_000), wholeRun: false },
 };
 
 describe("the README's situation x mode table", () => {
@@ -155,7 +192,13 @@ describe("the README's situation x mode table", () => {
         const state = stateWith(mode, measured.stored);
         const judged = state.judge(
           't',
-          { name: 'p', metrics: measured.current, sites: [] },
+          {
+            name: 'p',
+            metrics: measured.current,
+            sites: [],
+            wholeRun: measured.wholeRun ?? true,
+            partialBecause: measured.wholeRun === false ? 'the run was filtered by test name (-t)' : '',
+          },
           {
             tolerance: DEFAULT_TOLERANCE,
             metrics: ['bytes', 'count'],
@@ -171,6 +214,11 @@ describe("the README's situation x mode table", () => {
         if (row.situation === 'increase beyond tolerance' && mode !== 'update') {
           expect(judged.failure).toContain('allocation regression in test "t" (test/a.test.ts), phase "p"');
         }
+        if (row.situation === 'other context' && mode === 'ci')
+          expect(judged.failure).toMatch(/cannot be compared:\n.*other tests ran before it/);
+        // Never advise an update because of a filter.
+        if (row.situation.endsWith('partial run'))
+          expect(`${judged.failure ?? ''}${judged.outcome.note ?? ''}`).not.toMatch(/-u\b|update-baselines/);
       });
     }
 
@@ -191,6 +239,24 @@ describe("the README's situation x mode table", () => {
 });
 
 describe('FileBaselineState beyond the table', () => {
+  test('an entry recorded by an earlier version (no method, no context) is stale, never compared', () => {
+    const old: BaselineMetrics = {
+      bytes: 1_000_000,
+      count: 1000,
+      heapBytes: 1_000_000,
+      externalBytes: 0,
+      iterations: 1,
+      countMethod: 'exact',
+    };
+    const judged = stateWith('ci', old).judge(
+      't',
+      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '' },
+      { tolerance: DEFAULT_TOLERANCE, metrics: ['bytes'], gated: true },
+    );
+    expect(judged.outcome.status).toBe('stale');
+    expect(judged.failure).toMatch(/measured by another method/);
+  });
+
   test('a phase a passing test no longer records is obsolete; a failed or skipped test makes nothing obsolete', () => {
     const state = stateWith('update', metrics(1_000_000));
     state.finishTest('t', true, []);
@@ -213,7 +279,7 @@ describe('FileBaselineState beyond the table', () => {
   test('an ungated phase is unchecked: never fails, never stored', () => {
     const judged = stateWith('ci', null).judge(
       't',
-      { name: 'p', metrics: metrics(1), sites: [] },
+      { name: 'p', metrics: metrics(1), sites: [], wholeRun: true, partialBecause: '' },
       {
         tolerance: DEFAULT_TOLERANCE,
         metrics: ['bytes'],
@@ -228,7 +294,7 @@ describe('FileBaselineState beyond the table', () => {
   test('an update that changes nothing reports ok', () => {
     const judged = stateWith('update', metrics(1_000_000)).judge(
       't',
-      { name: 'p', metrics: metrics(1_000_000), sites: [] },
+      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '' },
       {
         tolerance: DEFAULT_TOLERANCE,
         metrics: ['bytes'],

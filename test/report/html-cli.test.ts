@@ -44,7 +44,19 @@ function reportFor(record: PhaseRecord): RunReport {
     mode: 'local',
     environment: 'node26-linux-x64',
     deterministic: true,
-    summary: { ok: 0, improved: 0, regressed: 1, new: 0, missing: 0, updated: 0, obsolete: 0, removed: 0, unchecked: 0 },
+    summary: {
+      ok: 0,
+      improved: 0,
+      regressed: 1,
+      new: 0,
+      missing: 0,
+      updated: 0,
+      stale: 0,
+      'not-compared': 0,
+      obsolete: 0,
+      removed: 0,
+      unchecked: 0,
+    },
     files: [
       {
         file: 'test/a.test.ts',

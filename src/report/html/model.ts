@@ -16,6 +16,8 @@ export const STATUS_ORDER: readonly ReportStatus[] = [
   'new',
   'improved',
   'updated',
+  'stale',
+  'not-compared',
   'obsolete',
   'removed',
   'ok',

@@ -29,6 +29,8 @@ const STATUS_LABEL: Record<ReportStatus, string> = {
   new: 'new',
   improved: 'improved',
   updated: 'updated',
+  stale: 'stale',
+  'not-compared': 'not-compared',
   obsolete: 'obsolete',
   removed: 'removed',
   ok: 'ok',

@@ -59,6 +59,7 @@ tr.st-new .bars { --c-color: var(--new); } tr.st-improved .bars { --c-color: var
 .s-regressed { background: var(--regressed); } .s-missing { background: var(--missing); } .s-new { background: var(--new); }
 .s-improved { background: var(--improved); } .s-updated { background: var(--updated); } .s-obsolete { background: var(--obsolete); }
 .s-removed { background: var(--removed); } .s-ok { background: var(--ok); } .s-unchecked { background: var(--unchecked); }
+.s-stale { background: var(--missing); } .s-not-compared { background: var(--unchecked); }
 tr.phase.st-regressed td.name { box-shadow: inset 3px 0 0 var(--regressed); }
 tr.phase.st-improved td.name { box-shadow: inset 3px 0 0 var(--improved); }
 tr.phase.st-new td.name { box-shadow: inset 3px 0 0 var(--new); }
