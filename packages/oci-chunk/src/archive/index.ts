@@ -1,27 +1,33 @@
 /**
  * Reading OCI images: an oci-archive (a tar of an OCI layout) or an OCI layout directory.
  * Archives are streamed once; every blob is hashed as it passes and either stored on disk or
- * discarded, never held whole in memory (only small JSON blobs are kept).
+ * discarded, never held in memory (JSON documents are read back from disk, bounded in size and
+ * nesting). Inputs are opened only as regular files and never read past the size they had when
+ * opened, so a FIFO, a device or a growing file cannot stall or flood the reader.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import * as tar from 'tar-stream';
-import { HashingPassThrough, UserError, sha256Hex } from '../util.ts';
+import { MAX_ARCHIVE_ENTRIES, MAX_IMAGE_LAYERS, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../limits.ts';
+import {
+  HashingPassThrough,
+  InputFileError,
+  UserError,
+  fsProblem,
+  isFsError,
+  makeTempDir,
+  openRegularFile,
+  quote,
+  removeQuietly,
+  sha256Hex,
+} from '../util.ts';
+import { readTarEntries, type TarEntry } from './tar-reader.ts';
 
-/**
- * Stop reading a tar whose entries failed: destroy the extractor, let the feeding pipeline settle, and
- * rethrow a user error as it is or any other failure as `<what> (<cause>)`.
- */
-async function abandonExtract(extract: tar.Extract, reading: Promise<void>, error: unknown, what: string): Promise<never> {
-  extract.destroy();
-  await reading.catch(() => {});
-  if (error instanceof UserError) throw error;
-  throw new UserError(`${what} (${(error as Error).message})`);
-}
+export { MAX_JSON_BYTES } from '../limits.ts';
+export type { TarEntry, TarHeader } from './tar-reader.ts';
 
 export const MEDIA_TYPE_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_TYPE_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -29,9 +35,6 @@ export const MEDIA_TYPE_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_TYPE_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 export const MEDIA_TYPE_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const MEDIA_TYPE_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
-
-/** JSON documents (index, manifest, config) larger than this are refused: no real one comes close. */
-export const MAX_JSON_BYTES = 8 * 1024 * 1024;
 
 export interface Descriptor {
   mediaType: string;
@@ -83,37 +86,97 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 function checkDigest(digest: unknown, where: string): string {
   if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) {
-    throw new UserError(`${where}: unsupported or malformed digest ${JSON.stringify(digest)}`);
+    throw new UserError(`${where}: unsupported or malformed digest ${quote(String(JSON.stringify(digest)), 100)}`);
   }
   return digest;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function checkStringMap(value: unknown, where: string, what: string): void {
+  if (value === undefined) return;
+  if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new UserError(`${where}: ${what} must be an object of strings`);
+  }
+}
+
 function checkDescriptor(d: unknown, where: string): Descriptor {
-  if (d === null || typeof d !== 'object') throw new UserError(`${where}: descriptor is not an object`);
-  const desc = d as Descriptor;
+  if (!isObject(d)) throw new UserError(`${where}: descriptor is not an object`);
+  const desc = d as unknown as Descriptor;
   checkDigest(desc.digest, where);
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
-    throw new UserError(`${where}: descriptor ${desc.digest} has an invalid size ${JSON.stringify(desc.size)}`);
+    throw new UserError(`${where}: descriptor ${desc.digest} has an invalid size ${quote(String(JSON.stringify(desc.size)), 60)}`);
   }
+  if (desc.mediaType !== undefined && typeof desc.mediaType !== 'string')
+    throw new UserError(`${where}: descriptor mediaType is not a string`);
+  checkStringMap(desc.annotations, where, 'descriptor annotations');
   return desc;
 }
 
-function parseJson(bytes: Buffer, where: string): unknown {
+/**
+ * How deeply `text` nests arrays and objects, found by one pass that skips strings. Checked before
+ * JSON.parse so that nothing recursive (canonical JSON, structured clone, printing) ever meets a
+ * document deeper than MAX_JSON_DEPTH.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+export function parseJson(bytes: Buffer, where: string): unknown {
+  if (bytes.length > MAX_JSON_BYTES)
+    throw new UserError(`${where}: ${bytes.length} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
+  const text = bytes.toString('utf8');
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new UserError(`${where}: JSON nested ${depth} levels deep (at most ${MAX_JSON_DEPTH})`);
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${where}: invalid JSON (${(e as Error).message})`);
+    throw new UserError(`${where}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
-/** Where blob bytes and small JSON documents are found once an archive or layout has been read. */
+/** Where blob bytes can be read once an archive or layout has been read. */
 interface BlobStore {
   source: string;
-  /** Verified size of each blob present. */
+  /** Verified size of each blob present (archives) or its size on disk (layouts). */
   sizes: Map<string, number>;
-  /** Bytes of the small blobs (and index.json) kept in memory. */
-  small: Map<string, Buffer>;
-  layoutDir: string | undefined;
+  /** Directory with `blobs/sha256/<hex>` files: the layout, or a scratch copy of the small blobs. */
+  blobDir: string;
+}
+
+/** Reads at most `size` bytes of an input file opened as a regular file; shorter means it changed. */
+async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(path, what);
+  try {
+    if (size > maxBytes) throw new UserError(`${path}: ${what} is ${size} bytes, more than the ${maxBytes} allowed`);
+    const buffer = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await handle.read(buffer, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buffer.subarray(0, got);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${path}: cannot read ${what}: ${fsProblem(e)}`);
+  } finally {
+    await handle.close().catch(() => {});
+  }
 }
 
 async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): Promise<unknown> {
@@ -123,14 +186,10 @@ async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): P
   if (size !== desc.size) {
     throw new UserError(`${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`);
   }
-  if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document`);
-  let bytes = store.small.get(desc.digest);
-  if (!bytes) {
-    if (!store.layoutDir) throw new UserError(`${where}: blob ${desc.digest} was not kept`);
-    bytes = await readFile(blobPath(store.layoutDir, desc.digest));
-    if (`sha256:${sha256Hex(bytes)}` !== desc.digest) {
-      throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
-    }
+  if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
+  const bytes = await readRegularFile(blobPath(store.blobDir, desc.digest), MAX_JSON_BYTES, 'blob');
+  if (`sha256:${sha256Hex(bytes)}` !== desc.digest) {
+    throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
   }
   return parseJson(bytes, where);
 }
@@ -139,27 +198,80 @@ export function blobPath(layoutDir: string, digest: string): string {
   return join(layoutDir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 
-async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined): Promise<OciImage> {
+/** The user-facing config fields copied into outputs, with the types the OCI image spec gives them. */
+const CONFIG_FIELD_TYPES: Readonly<Record<string, 'string' | 'strings' | 'set' | 'map'>> = {
+  User: 'string',
+  WorkingDir: 'string',
+  StopSignal: 'string',
+  Entrypoint: 'strings',
+  Cmd: 'strings',
+  Env: 'strings',
+  ExposedPorts: 'set',
+  Volumes: 'set',
+  Labels: 'map',
+};
+
+function checkConfig(config: unknown, where: string): ImageConfig {
+  if (!isObject(config)) throw new UserError(`${where}: config is not a JSON object`);
+  for (const key of ['created', 'architecture', 'os', 'variant']) {
+    if (config[key] !== undefined && typeof config[key] !== 'string') throw new UserError(`${where}: config ${key} is not a string`);
+  }
+  const user = config['config'];
+  if (user !== undefined && user !== null) {
+    if (!isObject(user)) throw new UserError(`${where}: config "config" is not an object`);
+    for (const [key, kind] of Object.entries(CONFIG_FIELD_TYPES)) {
+      const v = user[key];
+      if (v === undefined || v === null) continue;
+      const ok =
+        kind === 'string'
+          ? typeof v === 'string'
+          : kind === 'strings'
+            ? Array.isArray(v) && v.every((s) => typeof s === 'string')
+            : kind === 'map'
+              ? isObject(v) && Object.values(v).every((s) => typeof s === 'string')
+              : isObject(v) && Object.values(v).every((s) => isObject(s));
+      if (!ok) {
+        const expected = { string: 'a string', strings: 'an array of strings', map: 'an object of strings', set: 'an object of objects' }[
+          kind
+        ];
+        throw new UserError(`${where}: config ${key} must be ${expected}`);
+      }
+    }
+  }
+  const rootfs = config['rootfs'];
+  if (rootfs !== undefined && !isObject(rootfs)) throw new UserError(`${where}: config rootfs is not an object`);
+  return config;
+}
+
+async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined, layoutDir: string | undefined): Promise<OciImage> {
   if (!indexBytes) throw new UserError(`${store.source}: no index.json (not an OCI image?)`);
   const index = parseJson(indexBytes, `${store.source}: index.json`) as ImageIndex;
-  if (!index || !Array.isArray(index.manifests) || index.manifests.length === 0) {
+  if (!isObject(index) || !Array.isArray(index.manifests) || index.manifests.length === 0) {
     throw new UserError(`${store.source}: index.json lists no manifests`);
   }
   let desc = checkDescriptor(index.manifests[0], `${store.source}: index.json`);
   let doc = (await readJsonBlob(store, desc, 'manifest')) as ImageManifest | ImageIndex;
+  if (!isObject(doc)) throw new UserError(`${store.source}: manifest ${desc.digest} is not a JSON object`);
   // A nested image index (multi-platform): follow its first manifest.
-  if ((doc as ImageIndex).manifests) {
-    const nested = (doc as ImageIndex).manifests[0];
-    desc = checkDescriptor(nested, `${store.source}: nested index`);
+  if ((doc as ImageIndex).manifests !== undefined) {
+    const nested = (doc as ImageIndex).manifests;
+    if (!Array.isArray(nested) || nested.length === 0)
+      throw new UserError(`${store.source}: nested index ${desc.digest} lists no manifests`);
+    desc = checkDescriptor(nested[0], `${store.source}: nested index`);
     doc = (await readJsonBlob(store, desc, 'manifest')) as ImageManifest;
+    if (!isObject(doc)) throw new UserError(`${store.source}: manifest ${desc.digest} is not a JSON object`);
   }
   const manifest = doc as ImageManifest;
   if (!manifest.config || !Array.isArray(manifest.layers)) {
     throw new UserError(`${store.source}: manifest ${desc.digest} has no config or layers`);
   }
+  if (manifest.layers.length > MAX_IMAGE_LAYERS) {
+    throw new UserError(`${store.source}: manifest lists ${manifest.layers.length} layers (at most ${MAX_IMAGE_LAYERS})`);
+  }
+  checkStringMap(manifest.annotations, `${store.source}: manifest`, 'annotations');
   const configDesc = checkDescriptor(manifest.config, `${store.source}: manifest config`);
   manifest.layers.forEach((l, i) => checkDescriptor(l, `${store.source}: layer ${i}`));
-  const config = (await readJsonBlob(store, configDesc, 'config')) as ImageConfig;
+  const config = checkConfig(await readJsonBlob(store, configDesc, 'config'), `${store.source}: config`);
   for (const layer of manifest.layers) {
     const size = store.sizes.get(layer.digest);
     if (size === undefined) throw new UserError(`${store.source}: layer blob ${layer.digest} is missing`);
@@ -169,7 +281,8 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined):
   }
   const diffIds = config.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-    throw new UserError(`${store.source}: config lists ${diffIds?.length ?? 0} diff_ids for ${manifest.layers.length} layers`);
+    const count = Array.isArray(diffIds) ? diffIds.length : 0;
+    throw new UserError(`${store.source}: config lists ${count} diff_ids for ${manifest.layers.length} layers`);
   }
   diffIds.forEach((d) => checkDigest(d, `${store.source}: config diff_id`));
   return {
@@ -179,133 +292,157 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined):
     manifestSize: desc.size,
     manifest,
     config,
-    layoutDir: store.layoutDir,
+    layoutDir,
   };
+}
+
+/** A readable of exactly the first `size` bytes of an opened input file (closes the handle at its end). */
+function readStreamOf(handle: FileHandle, size: number): Readable {
+  if (size === 0) {
+    void handle.close().catch(() => {});
+    return Readable.from([]);
+  }
+  return handle.createReadStream({ start: 0, end: size - 1, autoClose: true });
 }
 
 /**
  * Reads an oci-archive in one streaming pass. Each `blobs/sha256/<hex>` entry is hashed while it
  * passes and must match its name. With `layoutDir`, blobs are written there (an OCI layout); without
- * it, only small blobs are kept in memory (enough for inspect/reuse).
+ * it (inspect, reuse), only blobs small enough to be a JSON document are kept, in a scratch
+ * directory removed before returning: memory stays flat whatever the archive holds.
  */
 export async function readOciArchive(archivePath: string, layoutDir?: string): Promise<OciImage> {
   const source = archivePath;
-  let archiveSize: number;
+  const { handle, size: archiveSize } = await openRegularFile(archivePath, 'archive');
+  let scratch: string | undefined;
   try {
-    const st = await stat(archivePath);
-    if (!st.isFile()) throw new UserError(`${archivePath}: not a file`);
-    archiveSize = st.size;
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${archivePath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const store: BlobStore = { source, sizes: new Map(), small: new Map(), layoutDir };
-  let indexBytes: Buffer | undefined;
-  if (layoutDir) await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
+    const blobDir = layoutDir ?? (scratch = await makeTempDir('oci-read'));
+    await mkdir(join(blobDir, 'blobs', 'sha256'), { recursive: true }).catch((e: unknown) => {
+      throw new UserError(`${blobDir}: cannot create scratch directory: ${fsProblem(e)}`);
+    });
+    const store: BlobStore = { source, sizes: new Map(), blobDir };
+    let indexBytes: Buffer | undefined;
+    const seen = new Set<string>();
+    const where = `${source}: corrupt or truncated archive`;
+    /** Set when writing a scratch file failed: that is the disk's fault, not the archive's. */
+    let writeFailure: UserError | undefined;
 
-  const extract = tar.extract();
-  const reading = pipeline(createReadStream(archivePath), extract as unknown as Writable);
-  // Its failure is reported through the loop below; never let it count as an unhandled rejection
-  // while the loop is awaiting something else.
-  reading.catch(() => {});
-  try {
-    for await (const entry of extract) {
-      const { name, type, size } = entry.header;
-      const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
-      if (type === 'directory' || clean === '') {
-        entry.resume();
-        continue;
+    const consume = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const entry of readTarEntries(chunks, where)) {
+        const { name, type, size } = entry.header;
+        const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
+        if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
+        if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
+        seen.add(clean);
+        if (type === 'directory' || clean === '') continue;
+        if (size > archiveSize) {
+          // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
+          throw new UserError(`${where}: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`);
+        }
+        if (type !== 'file') {
+          const what = type === 'unknown' ? `an entry of unknown tar type ${quote(entry.header.typeflag)}` : `a ${type} entry`;
+          throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
+        }
+        if (clean === 'index.json' || clean === 'oci-layout') {
+          if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
+          const chunksOf: Buffer[] = [];
+          for await (const c of entry.body) chunksOf.push(c);
+          const bytes = Buffer.concat(chunksOf);
+          if (clean === 'index.json') indexBytes = bytes;
+          if (layoutDir) {
+            await writeFile(join(layoutDir, clean), bytes).catch((e: unknown) => {
+              throw (writeFailure = new UserError(`${join(layoutDir, clean)}: cannot write scratch file: ${fsProblem(e)}`));
+            });
+          }
+          continue;
+        }
+        const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
+        if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
+        const digest = `sha256:${m[1]}`;
+        await storeBlob(entry, digest, layoutDir !== undefined || size <= MAX_JSON_BYTES);
       }
-      if (size > archiveSize) {
-        // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
-        throw new UserError(
-          `${source}: corrupt or truncated archive: entry "${name}" declares ${size} bytes but the archive has only ${archiveSize}`,
-        );
-      }
-      if (type !== 'file' && type !== 'contiguous-file') {
-        throw new UserError(`${source}: unexpected ${type} entry "${name}" in an oci-archive`);
-      }
-      if (clean === 'index.json' || clean === 'oci-layout') {
-        if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        const bytes = Buffer.concat(chunks);
-        if (clean === 'index.json') indexBytes = bytes;
-        if (layoutDir) await writeFile(join(layoutDir, clean), bytes);
-        continue;
-      }
-      const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
-      if (!m) throw new UserError(`${source}: unexpected entry "${name}" in an oci-archive`);
-      const digest = `sha256:${m[1]}`;
+    };
+
+    const storeBlob = async (entry: TarEntry, digest: string, keep: boolean): Promise<void> => {
       const hasher = new HashingPassThrough();
-      // Without a layout on disk, small blobs (any of them may be the manifest or config) stay in memory.
-      const keep = !layoutDir && size <= MAX_JSON_BYTES;
-      const chunks: Buffer[] = [];
-      hasher.on('data', (c: Buffer) => {
-        if (keep) chunks.push(c);
-      });
-      const sink = layoutDir ? createWriteStream(blobPath(layoutDir, digest)) : new PassThrough().resume();
-      await pipeline(entry as unknown as NodeJS.ReadableStream, hasher, sink);
+      const path = blobPath(blobDir, digest);
+      const sink: Writable = keep ? createWriteStream(path, { flags: 'wx' }) : new PassThrough().resume();
+      let sinkError: unknown;
+      sink.once('error', (e) => (sinkError = e));
+      try {
+        await pipeline(entry.body, hasher, sink);
+      } catch (e) {
+        if (sinkError !== undefined && isFsError(sinkError)) {
+          throw (writeFailure = new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`));
+        }
+        throw e;
+      }
       const actual = hasher.hash.digest('hex');
-      if (actual !== m[1]) {
+      if (`sha256:${actual}` !== digest) {
         throw new UserError(`${source}: blob ${digest} does not match its digest (content hashes to sha256:${actual})`);
       }
       store.sizes.set(digest, hasher.bytes);
-      if (keep) store.small.set(digest, Buffer.concat(chunks));
+    };
+
+    try {
+      await pipeline(readStreamOf(handle, archiveSize), consume);
+    } catch (e) {
+      if (writeFailure) throw writeFailure;
+      if (e instanceof UserError) throw e;
+      if (isFsError(e)) throw new UserError(`${source}: cannot read archive: ${fsProblem(e)}`);
+      throw new UserError(`${where} (${(e as Error).message})`);
     }
-    await reading;
-  } catch (e) {
-    return abandonExtract(extract, reading, e, `${source}: corrupt or truncated archive`);
+    return await imageFromStore(store, indexBytes, layoutDir);
+  } finally {
+    await handle.close().catch(() => {});
+    if (scratch) await removeQuietly(scratch);
   }
-  return imageFromStore(store, indexBytes);
 }
 
 /** Reads an OCI layout directory (the `oci:` transport of skopeo). Layers are verified when streamed. */
 export async function readOciLayout(dir: string): Promise<OciImage> {
-  const store: BlobStore = { source: dir, sizes: new Map(), small: new Map(), layoutDir: dir };
+  const store: BlobStore = { source: dir, sizes: new Map(), blobDir: dir };
   let indexBytes: Buffer;
   try {
-    indexBytes = await readFile(join(dir, 'index.json'));
-  } catch {
-    throw new UserError(`${dir}: no index.json (not an OCI layout)`);
+    indexBytes = await readRegularFile(join(dir, 'index.json'), MAX_JSON_BYTES, 'index.json');
+  } catch (e) {
+    if (e instanceof InputFileError && e.reason === 'missing') throw new UserError(`${dir}: no index.json (not an OCI layout)`);
+    throw e;
   }
-  // Sizes come from the filesystem; digests of JSON blobs are checked on read, layer digests on stream.
+  // Sizes come from the blobs opened as regular files; digests are checked when the blobs are read.
   const sizes = store.sizes;
-  const index = parseJson(indexBytes, `${dir}: index.json`) as ImageIndex;
+  const index = parseJson(indexBytes, `${dir}: index.json`) as Partial<ImageIndex>;
   const collect = async (digest: string) => {
+    if (sizes.has(digest)) return;
+    let opened;
     try {
-      sizes.set(digest, (await stat(blobPath(dir, digest))).size);
-    } catch {
-      /* missing: reported by imageFromStore */
+      opened = await openRegularFile(blobPath(dir, digest), 'blob');
+    } catch (e) {
+      // Missing: reported by imageFromStore. Present but not a regular file, or unreadable: said now.
+      if (e instanceof InputFileError && e.reason === 'missing') return;
+      throw e;
+    }
+    sizes.set(digest, opened.size);
+    await opened.handle.close().catch(() => {});
+  };
+  const manifests = isObject(index) && Array.isArray(index.manifests) ? index.manifests.slice(0, 1) : [];
+  for (const m of manifests) if (isObject(m) && typeof m.digest === 'string' && DIGEST_RE.test(m.digest)) await collect(m.digest);
+  // Referenced blobs: read the first manifest (and a nested index's first manifest) to learn them.
+  const visit = async (descs: unknown[], depth: number): Promise<void> => {
+    for (const m of descs) {
+      if (!isObject(m) || typeof m.digest !== 'string' || !sizes.has(m.digest)) continue;
+      const size = sizes.get(m.digest) as number;
+      if (size > MAX_JSON_BYTES) continue;
+      const doc = parseJson(await readRegularFile(blobPath(dir, m.digest), MAX_JSON_BYTES, 'manifest'), `${dir}: manifest`);
+      if (!isObject(doc)) continue;
+      const refs: unknown[] = [doc['config'], ...(Array.isArray(doc['layers']) ? (doc['layers'] as unknown[]) : [])];
+      if (Array.isArray(doc['manifests'])) refs.push((doc['manifests'] as unknown[])[0]);
+      for (const d of refs) if (isObject(d) && typeof d.digest === 'string' && DIGEST_RE.test(d.digest)) await collect(d.digest);
+      if (depth === 0 && Array.isArray(doc['manifests'])) await visit((doc['manifests'] as unknown[]).slice(0, 1), 1);
     }
   };
-  for (const m of index.manifests ?? []) if (DIGEST_RE.test(m.digest)) await collect(m.digest);
-  // Manifest referenced blobs: read the manifest once to learn them.
-  for (const m of index.manifests ?? []) {
-    if (!sizes.has(m.digest)) continue;
-    const doc = parseJson(await readFile(blobPath(dir, m.digest)), `${dir}: manifest`) as Partial<ImageManifest> & Partial<ImageIndex>;
-    for (const d of [doc.config, ...(doc.layers ?? []), ...(doc.manifests ?? [])]) {
-      if (d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest)) await collect(d.digest);
-    }
-  }
-  return imageFromStore(store, indexBytes);
-}
-
-/** Header fields plus the entry's content stream, as handed to a layer visitor. */
-export type LayerEntryVisitor = (header: tar.Header, body: NodeJS.ReadableStream) => Promise<void>;
-
-/** Reads the first bytes of a file to tell gzip and zstd from plain tar, whatever the media type says. */
-async function sniffCompression(path: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await fh.close();
-  }
+  await visit(manifests, 0);
+  return imageFromStore(store, indexBytes, dir);
 }
 
 export function decompressorFor(kind: 'gzip' | 'zstd' | 'none'): NodeJS.ReadWriteStream {
@@ -318,6 +455,16 @@ export function decompressorFor(kind: 'gzip' | 'zstd' | 'none'): NodeJS.ReadWrit
   return new PassThrough();
 }
 
+/** Tells gzip and zstd from plain tar by the first bytes, whatever the media type says. */
+function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Receives each entry of a layer in order; the body may be read or left (it is skipped). */
+export type LayerEntryVisitor = (entry: TarEntry) => Promise<void>;
+
 /**
  * Streams the entries of layer `i` of an image to `visit`, in order. The compressed blob is checked
  * against its digest and the uncompressed tar against the config's diff_id, both while streaming.
@@ -328,34 +475,35 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
   if (!layer || !diffId || !image.layoutDir) throw new Error(`layer ${i} is not available`);
   const path = blobPath(image.layoutDir, layer.digest);
   const where = `${image.source}: layer ${i} (${layer.digest.slice(7, 19)})`;
-  const blobHash = new HashingPassThrough();
-  const tarHash = new HashingPassThrough();
-  const extract = tar.extract();
-  let reading: Promise<void>;
+  const { handle, size } = await openRegularFile(path, 'layer blob');
   try {
-    reading = pipeline(
-      createReadStream(path),
-      blobHash,
-      decompressorFor(await sniffCompression(path)),
-      tarHash,
-      extract as unknown as Writable,
-    );
-    reading.catch(() => {});
-  } catch (e) {
-    throw new UserError(`${where}: ${(e as Error).message}`);
-  }
-  try {
-    for await (const entry of extract) {
-      await visit(entry.header, entry as unknown as NodeJS.ReadableStream);
+    if (size !== layer.size) throw new UserError(`${where}: blob is ${size} bytes but its descriptor says ${layer.size}`);
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    const blobHash = new HashingPassThrough();
+    const tarHash = new HashingPassThrough();
+    try {
+      await pipeline(
+        readStreamOf(handle, size),
+        blobHash,
+        decompressorFor(compressionOf(head.subarray(0, bytesRead))),
+        tarHash,
+        async (chunks: AsyncIterable<Buffer>) => {
+          for await (const entry of readTarEntries(chunks, `${where}: corrupt or truncated layer`)) await visit(entry);
+        },
+      );
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      if (isFsError(e)) throw new UserError(`${where}: cannot read: ${fsProblem(e)}`);
+      throw new UserError(`${where}: corrupt or truncated layer (${(e as Error).message})`);
     }
-    await reading;
-  } catch (e) {
-    await abandonExtract(extract, reading, e, `${where}: corrupt or truncated layer`);
+    const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
+    if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
+    const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
+    if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
+  } finally {
+    await handle.close().catch(() => {});
   }
-  const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
-  if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
-  const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
-  if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
 }
 
 /** Opens an oci-archive file or an OCI layout directory, keeping blobs in `workDir` for archives. */
