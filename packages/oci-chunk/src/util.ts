@@ -21,10 +21,9 @@ export class UserError extends Error {
  * sequences start with ESC or CSI), line and paragraph separators, bidirectional overrides (they
  * reorder what is shown), and lone surrogates.
  */
-
 const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-/* eslint-enable no-control-regex */
 const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `text` with every unprintable character (see UNPRINTABLE) written as a `\n`, `\xNN` or `\uNNNN` escape. */
