@@ -1,10 +1,20 @@
 /** Small helpers shared by the OCI pipeline (errors, hashing, JSON, temp dirs, tar names). */
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsConstants, realpathSync, rmSync } from 'node:fs';
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import {
+  close as fsClose,
+  constants as fsConstants,
+  createReadStream,
+  fstat as fsFstat,
+  open as fsOpen,
+  read as fsRead,
+  realpathSync,
+  rmSync,
+  type Stats,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from './limits.ts';
 
@@ -61,23 +71,71 @@ export function isFsError(error: unknown): error is NodeJS.ErrnoException {
 }
 
 /**
+ * An input opened as a regular file (see openRegularFile), read through its descriptor with the
+ * callback API (cheaper than FileHandle's promises) and never past `size`.
+ */
+export class InputFile {
+  readonly path: string;
+  readonly fd: number;
+  /** Size when opened: readers stop there even if the file grows. */
+  readonly size: number;
+  #owned = true;
+
+  constructor(path: string, fd: number, size: number) {
+    this.path = path;
+    this.fd = fd;
+    this.size = size;
+  }
+
+  /** Reads into `buffer` at `position`; the number of bytes read. */
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => fsRead(this.fd, buffer, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+
+  /**
+   * The first `length` bytes (at most `size`) as a stream, which then owns the descriptor and
+   * closes it when it ends or is destroyed (after any read in flight: closing under a pending read
+   * could close a descriptor reused by another open).
+   */
+  stream(length = this.size): Readable {
+    const end = Math.min(length, this.size);
+    if (end === 0) {
+      this.close();
+      return Readable.from([]);
+    }
+    this.#owned = false;
+    return createReadStream(this.path, { fd: this.fd, start: 0, end: end - 1, autoClose: true });
+  }
+
+  /** Closes the descriptor unless a stream owns it now. */
+  close(): void {
+    if (!this.#owned) return;
+    this.#owned = false;
+    fsClose(this.fd, () => {});
+  }
+}
+
+/**
  * Opens an input that must be a regular file. O_NONBLOCK makes opening a FIFO return at once
  * instead of blocking a thread-pool thread for ever (nothing could then end the process but
  * SIGKILL); the type is checked on the descriptor, so a file swapped after a stat is caught too.
- * Returns the handle and the size it has now: readers never read past that size.
+ * The returned InputFile knows the size the file has now: readers never read past it.
  */
-export async function openRegularFile(path: string, what = 'input'): Promise<{ handle: FileHandle; size: number }> {
-  let handle: FileHandle;
+export async function openRegularFile(path: string, what = 'input'): Promise<InputFile> {
+  let fd: number;
   try {
-    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    fd = await new Promise<number>((resolve, reject) =>
+      fsOpen(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, (e, n) => (e ? reject(e) : resolve(n))),
+    );
   } catch (e) {
     throw new InputFileError(
       `${path}: cannot open ${what}: ${fsProblem(e)}`,
       (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'io',
+      e,
     );
   }
   try {
-    const st = await handle.stat();
+    const st = await new Promise<Stats>((resolve, reject) => fsFstat(fd, (e, stats) => (e ? reject(e) : resolve(stats))));
     if (!st.isFile()) {
       const kind = st.isFIFO()
         ? 'a FIFO'
@@ -90,11 +148,11 @@ export async function openRegularFile(path: string, what = 'input'): Promise<{ h
               : 'not a regular file';
       throw new InputFileError(`${path}: ${what} is ${kind}, not a regular file`, 'type');
     }
-    return { handle, size: st.size };
+    return new InputFile(path, fd, st.size);
   } catch (e) {
-    await handle.close().catch(() => {});
+    fsClose(fd, () => {});
     if (e instanceof UserError) throw e;
-    throw new InputFileError(`${path}: cannot read ${what}: ${fsProblem(e)}`, 'io');
+    throw new InputFileError(`${path}: cannot read ${what}: ${fsProblem(e)}`, 'io', e);
   }
 }
 
@@ -102,8 +160,8 @@ export async function openRegularFile(path: string, what = 'input'): Promise<{ h
 export class InputFileError extends UserError {
   readonly reason: 'missing' | 'type' | 'io';
 
-  constructor(message: string, reason: 'missing' | 'type' | 'io') {
-    super(message);
+  constructor(message: string, reason: 'missing' | 'type' | 'io', cause?: unknown) {
+    super(message, { cause });
     this.reason = reason;
   }
 }

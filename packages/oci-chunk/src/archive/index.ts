@@ -6,9 +6,9 @@
  * opened, so a FIFO, a device or a growing file cannot stall or flood the reader.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { MAX_ARCHIVE_ENTRIES, MAX_IMAGE_LAYERS, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../limits.ts';
@@ -160,13 +160,14 @@ interface BlobStore {
 
 /** Reads at most `size` bytes of an input file opened as a regular file; shorter means it changed. */
 async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Buffer> {
-  const { handle, size } = await openRegularFile(path, what);
+  const file = await openRegularFile(path, what);
+  const size = file.size;
   try {
     if (size > maxBytes) throw new UserError(`${path}: ${what} is ${size} bytes, more than the ${maxBytes} allowed`);
     const buffer = Buffer.alloc(size);
     let got = 0;
     while (got < size) {
-      const { bytesRead } = await handle.read(buffer, got, size - got, got);
+      const bytesRead = await file.read(buffer, got, size - got, got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
@@ -175,7 +176,7 @@ async function readRegularFile(path: string, maxBytes: number, what: string): Pr
     if (e instanceof UserError) throw e;
     throw new UserError(`${path}: cannot read ${what}: ${fsProblem(e)}`);
   } finally {
-    await handle.close().catch(() => {});
+    file.close();
   }
 }
 
@@ -296,15 +297,6 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined, 
   };
 }
 
-/** A readable of exactly the first `size` bytes of an opened input file (closes the handle at its end). */
-function readStreamOf(handle: FileHandle, size: number): Readable {
-  if (size === 0) {
-    void handle.close().catch(() => {});
-    return Readable.from([]);
-  }
-  return handle.createReadStream({ start: 0, end: size - 1, autoClose: true });
-}
-
 /**
  * Reads an oci-archive in one streaming pass. Each `blobs/sha256/<hex>` entry is hashed while it
  * passes and must match its name. With `layoutDir`, blobs are written there (an OCI layout); without
@@ -313,7 +305,8 @@ function readStreamOf(handle: FileHandle, size: number): Readable {
  */
 export async function readOciArchive(archivePath: string, layoutDir?: string): Promise<OciImage> {
   const source = archivePath;
-  const { handle, size: archiveSize } = await openRegularFile(archivePath, 'archive');
+  const file = await openRegularFile(archivePath, 'archive');
+  const archiveSize = file.size;
   let scratch: string | undefined;
   try {
     const blobDir = layoutDir ?? (scratch = await makeTempDir('oci-read'));
@@ -385,7 +378,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
     };
 
     try {
-      await pipeline(readStreamOf(handle, archiveSize), consume);
+      await pipeline(file.stream(), consume);
     } catch (e) {
       if (writeFailure) throw writeFailure;
       if (e instanceof UserError) throw e;
@@ -394,7 +387,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
     }
     return await imageFromStore(store, indexBytes, layoutDir);
   } finally {
-    await handle.close().catch(() => {});
+    file.close();
     if (scratch) await removeQuietly(scratch);
   }
 }
@@ -423,7 +416,7 @@ export async function readOciLayout(dir: string): Promise<OciImage> {
       throw e;
     }
     sizes.set(digest, opened.size);
-    await opened.handle.close().catch(() => {});
+    opened.close();
   };
   const manifests = isObject(index) && Array.isArray(index.manifests) ? index.manifests.slice(0, 1) : [];
   for (const m of manifests) if (isObject(m) && typeof m.digest === 'string' && DIGEST_RE.test(m.digest)) await collect(m.digest);
@@ -475,16 +468,17 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
   if (!layer || !diffId || !image.layoutDir) throw new Error(`layer ${i} is not available`);
   const path = blobPath(image.layoutDir, layer.digest);
   const where = `${image.source}: layer ${i} (${layer.digest.slice(7, 19)})`;
-  const { handle, size } = await openRegularFile(path, 'layer blob');
+  const file = await openRegularFile(path, 'layer blob');
+  const size = file.size;
   try {
     if (size !== layer.size) throw new UserError(`${where}: blob is ${size} bytes but its descriptor says ${layer.size}`);
     const head = Buffer.alloc(4);
-    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    const bytesRead = await file.read(head, 0, 4, 0);
     const blobHash = new HashingPassThrough();
     const tarHash = new HashingPassThrough();
     try {
       await pipeline(
-        readStreamOf(handle, size),
+        file.stream(),
         blobHash,
         decompressorFor(compressionOf(head.subarray(0, bytesRead))),
         tarHash,
@@ -502,7 +496,7 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
     const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
     if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
   } finally {
-    await handle.close().catch(() => {});
+    file.close();
   }
 }
 
