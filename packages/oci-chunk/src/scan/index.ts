@@ -162,7 +162,9 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
       }
     };
 
+    let entries = 0;
     await forEachLayerEntry(image, i, async ({ header, body }) => {
+      entries++;
       const path = imagePathFromEntryName(header.name, where);
       if (path === '/') return;
       const slash = path.lastIndexOf('/');
@@ -204,7 +206,8 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
         uid: header.uid,
         gid: header.gid,
         mtime: header.mtime,
-        inode: `L${i}:${path}`,
+        // Unique per entry: a path replaced within a layer must not share an inode with the old one's links.
+        inode: `L${i}#${entries}:${path}`,
         nlink: 1,
         xattrs: keptXattrs(header.xattrs, where, path),
       };
