@@ -186,8 +186,13 @@ function onSignal(signal: NodeJS.Signals): void {
   raise(signal);
 }
 
-if (isMainModule(import.meta.url)) {
+/** SIGINT, SIGTERM and SIGHUP: clean up, then end the process by the signal, whatever it waits on. */
+export function handleSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => onSignal(signal));
+}
+
+if (isMainModule(import.meta.url)) {
+  handleSignals();
   let finished = false;
   // The event loop ran dry while a command was still waiting: a promise nothing can settle any more.
   // Node would exit 13 with no word and skip every `finally`; say so, clean up, and exit 70.

@@ -28,6 +28,7 @@ import { xattrNameProblem } from './scan/xattrs.ts';
 import type { FileInfo, FileMap } from './types.ts';
 import {
   UserError,
+  escapeControl,
   fsProblem,
   isFsError,
   makeTempDir,
@@ -100,7 +101,13 @@ async function restoreXattrs(root: string, files: FileMap): Promise<boolean> {
   // symlink's own xattrs, never its target's.
   await new Promise<void>((res, rej) => {
     const child = execFile('setfattr', ['-h', '--restore=-'], (err, _o, stderr) =>
-      err ? rej(new UserError(`setfattr failed: ${stderr.trim().split('\n')[0] ?? err.message}`)) : res(),
+      err
+        ? rej(
+            new UserError(
+              `setfattr failed: ${escapeControl(stderr.trim().split('\n')[0] || err.message.split('\n')[0] || 'unknown error')}`,
+            ),
+          )
+        : res(),
     );
     child.stdin?.end(dump);
   });

@@ -16,6 +16,7 @@ import {
   HashingPassThrough,
   InputFileError,
   UserError,
+  escapeControl,
   fsProblem,
   isFsError,
   makeTempDir,
@@ -145,7 +146,8 @@ export function parseJson(bytes: Buffer, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${where}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
+    // V8's message quotes the offending text: escape it like any other input.
+    throw new UserError(`${where}: invalid JSON (${escapeControl((e as Error).message)})`);
   }
 }
 
@@ -352,18 +354,28 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
         const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
         if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
         const digest = `sha256:${m[1]}`;
-        await storeBlob(entry, digest, layoutDir !== undefined || size <= MAX_JSON_BYTES);
+        await storeBlob(entry, digest, size);
       }
     };
 
-    const storeBlob = async (entry: TarEntry, digest: string, keep: boolean): Promise<void> => {
+    const storeBlob = async (entry: TarEntry, digest: string, size: number): Promise<void> => {
       const hasher = new HashingPassThrough();
       const path = blobPath(blobDir, digest);
+      // Without a layout, only what could be a JSON document (small, and starting with "{") is kept
+      // for reading back: layers (gzip, zstd, tar) are hashed and dropped.
+      const chunks = entry.body[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      const head = first.done ? Buffer.alloc(0) : first.value;
+      const keep = layoutDir !== undefined || (size <= MAX_JSON_BYTES && mayBeJson(head));
+      const body = (async function* () {
+        if (!first.done) yield head;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      })();
       const sink: Writable = keep ? createWriteStream(path, { flags: 'wx' }) : new PassThrough().resume();
       let sinkError: unknown;
       sink.once('error', (e) => (sinkError = e));
       try {
-        await pipeline(entry.body, hasher, sink);
+        await pipeline(body, hasher, sink);
       } catch (e) {
         if (sinkError !== undefined && isFsError(sinkError)) {
           throw (writeFailure = new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`));
@@ -390,6 +402,15 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
     file.close();
     if (scratch) await removeQuietly(scratch);
   }
+}
+
+/** True when `head` (a blob's first bytes) starts like a JSON object: white space, then "{". */
+function mayBeJson(head: Buffer): boolean {
+  for (const byte of head) {
+    if (byte === 0x7b) return true;
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  }
+  return head.length === 0;
 }
 
 /** Reads an OCI layout directory (the `oci:` transport of skopeo). Layers are verified when streamed. */
