@@ -9,7 +9,7 @@
  * - no case takes longer than CASE_MS (a hang or a quadratic blow-up);
  * - the process's resident memory stays below MAX_RSS.
  *
- * Seeded: OCI_FUZZ_SEED (default 14, the issue) and OCI_FUZZ_RUNS (default 600) replay or widen a
+ * Seeded: OCI_FUZZ_SEED (default 14, the issue) and OCI_FUZZ_RUNS (default 500) replay or widen a
  * run; a failure prints the seed, the path and the counterexample. OCI_FUZZ_SHRINK=1 shrinks it.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,8 +25,8 @@ import { UserError } from '../src/util.ts';
 import { tempDir } from './helpers.ts';
 
 const SEED = Number(process.env['OCI_FUZZ_SEED'] ?? 14);
-const RUNS = Number(process.env['OCI_FUZZ_RUNS'] ?? 600);
-const CASE_MS = 15_000;
+const RUNS = Number(process.env['OCI_FUZZ_RUNS'] ?? 500);
+const CASE_MS = 30_000;
 const MAX_RSS = 1024 * 1024 * 1024;
 const hasZstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
 
@@ -447,13 +447,16 @@ async function allowedFailure(what: string, step: () => Promise<unknown>): Promi
 
 let caseNumber = 0;
 let stats = { cases: 0, extracted: 0, built: 0, inspected: 0 };
-const times = { inspect: 0, extract: 0, build: 0, other: 0 };
+const times = { inspect: 0, extract: 0, build: 0 };
+let slowest = { what: '', ms: 0, index: -1 };
 const timed = async <T>(key: keyof typeof times, f: () => Promise<T>): Promise<T> => {
   const t = performance.now();
   try {
     return await f();
   } finally {
-    times[key] += performance.now() - t;
+    const ms = performance.now() - t;
+    times[key] += ms;
+    if (ms > slowest.ms) slowest = { what: key, ms, index: caseNumber - 1 };
   }
 };
 
@@ -508,7 +511,10 @@ it(
       throw new Error(`fuzz failure (replay: OCI_FUZZ_SEED=${SEED} OCI_FUZZ_RUNS=${RUNS}): ${(e as Error).message}`, { cause: e });
     }
     const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(`${JSON.stringify(times)}\n`);
+    const ms = (n: number) => Math.round(n);
+    process.stdout.write(
+      `oci fuzz: ms in inspect ${ms(times.inspect)}, extract ${ms(times.extract)}, build ${ms(times.build)}; slowest: ${slowest.what} of case ${slowest.index}, ${ms(slowest.ms)} ms\n`,
+    );
     process.stdout.write(
       `oci fuzz: ${stats.cases} cases in ${seconds.toFixed(1)} s (inspect ok ${stats.inspected}, extract ok ${stats.extracted}, build ok ${stats.built}), seed ${SEED}\n`,
     );

@@ -374,7 +374,7 @@ suite('finding 9: memory, full disks, terminal escapes, type flags, binary xattr
     await mkdir(mnt);
     for (const args of [
       ['build', archive, '-o', join(dir, 'out9b.tar')],
-      ['inspect', archive],
+      ['extract', archive, join(dir, 'target9b')],
     ]) {
       // A 1 MiB tmpfs as TMPDIR, in a private mount namespace (no root needed).
       const sh = `mount -t tmpfs -o size=1m none "$1" && shift && TMPDIR="$0" exec "$@"`;

@@ -8,7 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { MAX_ARCHIVE_ENTRIES, MAX_IMAGE_LAYERS, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../limits.ts';
@@ -156,9 +156,16 @@ interface BlobStore {
   source: string;
   /** Verified size of each blob present (archives) or its size on disk (layouts). */
   sizes: Map<string, number>;
-  /** Directory with `blobs/sha256/<hex>` files: the layout, or a scratch copy of the small blobs. */
-  blobDir: string;
+  /** Directory with `blobs/sha256/<hex>` files: the layout, or a scratch copy of small blobs. */
+  blobDir: string | undefined;
+  /** Small blobs kept in memory (inspect), within MEMORY_BUDGET in all. */
+  memory: Map<string, Buffer>;
+  /** Without a layout: the blobs written to blobDir. Undefined: every blob is there. */
+  spilled: Set<string> | undefined;
 }
+
+/** Bytes of JSON-looking blobs inspect keeps in memory before it spills them to a scratch directory. */
+const MEMORY_BUDGET = 2 * MAX_JSON_BYTES;
 
 /** Reads at most `size` bytes of an input file opened as a regular file; shorter means it changed. */
 async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Buffer> {
@@ -190,7 +197,10 @@ async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): P
     throw new UserError(`${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`);
   }
   if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
-  const bytes = await readRegularFile(blobPath(store.blobDir, desc.digest), MAX_JSON_BYTES, 'blob');
+  const kept = store.memory.get(desc.digest);
+  const onDisk = store.blobDir !== undefined && (store.spilled === undefined || store.spilled.has(desc.digest));
+  if (!kept && !onDisk) throw new UserError(`${where}: blob ${desc.digest} is not a JSON document (it does not start with "{")`);
+  const bytes = kept ?? (await readRegularFile(blobPath(store.blobDir as string, desc.digest), MAX_JSON_BYTES, 'blob'));
   if (`sha256:${sha256Hex(bytes)}` !== desc.digest) {
     throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
   }
@@ -302,8 +312,9 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined, 
 /**
  * Reads an oci-archive in one streaming pass. Each `blobs/sha256/<hex>` entry is hashed while it
  * passes and must match its name. With `layoutDir`, blobs are written there (an OCI layout); without
- * it (inspect, reuse), only blobs small enough to be a JSON document are kept, in a scratch
- * directory removed before returning: memory stays flat whatever the archive holds.
+ * it (inspect, reuse), only blobs that could be a JSON document are kept: up to MEMORY_BUDGET bytes
+ * in memory, the rest in a scratch directory removed before returning. Memory stays flat whatever
+ * the archive holds.
  */
 export async function readOciArchive(archivePath: string, layoutDir?: string): Promise<OciImage> {
   const source = archivePath;
@@ -311,11 +322,27 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
   const archiveSize = file.size;
   let scratch: string | undefined;
   try {
-    const blobDir = layoutDir ?? (scratch = await makeTempDir('oci-read'));
-    await mkdir(join(blobDir, 'blobs', 'sha256'), { recursive: true }).catch((e: unknown) => {
-      throw new UserError(`${blobDir}: cannot create scratch directory: ${fsProblem(e)}`);
-    });
-    const store: BlobStore = { source, sizes: new Map(), blobDir };
+    const store: BlobStore = {
+      source,
+      sizes: new Map(),
+      blobDir: layoutDir,
+      memory: new Map(),
+      spilled: layoutDir ? undefined : new Set(),
+    };
+    let memoryLeft = MEMORY_BUDGET;
+    /** The directory blobs are written to, created on first use (inspect rarely needs one). */
+    const blobDirNow = async (): Promise<string> => {
+      if (store.blobDir === undefined) store.blobDir = scratch = await makeTempDir('oci-read');
+      if (!madeBlobDir) {
+        const dir = store.blobDir;
+        await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }).catch((e: unknown) => {
+          throw (writeFailure = new UserError(`${dir}: cannot create scratch directory: ${fsProblem(e)}`));
+        });
+        madeBlobDir = true;
+      }
+      return store.blobDir;
+    };
+    let madeBlobDir = false;
     let indexBytes: Buffer | undefined;
     const seen = new Set<string>();
     const where = `${source}: corrupt or truncated archive`;
@@ -345,6 +372,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
           const bytes = Buffer.concat(chunksOf);
           if (clean === 'index.json') indexBytes = bytes;
           if (layoutDir) {
+            await blobDirNow();
             await writeFile(join(layoutDir, clean), bytes).catch((e: unknown) => {
               throw (writeFailure = new UserError(`${join(layoutDir, clean)}: cannot write scratch file: ${fsProblem(e)}`));
             });
@@ -360,18 +388,30 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
 
     const storeBlob = async (entry: TarEntry, digest: string, size: number): Promise<void> => {
       const hasher = new HashingPassThrough();
-      const path = blobPath(blobDir, digest);
       // Without a layout, only what could be a JSON document (small, and starting with "{") is kept
       // for reading back: layers (gzip, zstd, tar) are hashed and dropped.
       const chunks = entry.body[Symbol.asyncIterator]();
       const first = await chunks.next();
       const head = first.done ? Buffer.alloc(0) : first.value;
       const keep = layoutDir !== undefined || (size <= MAX_JSON_BYTES && mayBeJson(head));
+      const inMemory = layoutDir === undefined && keep && size <= memoryLeft;
+      if (inMemory) memoryLeft -= size;
       const body = (async function* () {
         if (!first.done) yield head;
         for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
       })();
-      const sink: Writable = keep ? createWriteStream(path, { flags: 'wx' }) : new PassThrough().resume();
+      const path = keep && !inMemory ? blobPath(await blobDirNow(), digest) : '';
+      const held: Buffer[] = [];
+      const sink: Writable = !keep
+        ? new PassThrough().resume()
+        : inMemory
+          ? new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                held.push(chunk);
+                callback();
+              },
+            })
+          : createWriteStream(path, { flags: 'wx' });
       let sinkError: unknown;
       sink.once('error', (e) => (sinkError = e));
       try {
@@ -387,6 +427,8 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
         throw new UserError(`${source}: blob ${digest} does not match its digest (content hashes to sha256:${actual})`);
       }
       store.sizes.set(digest, hasher.bytes);
+      if (inMemory) store.memory.set(digest, Buffer.concat(held));
+      else if (keep) store.spilled?.add(digest);
     };
 
     try {
@@ -415,7 +457,7 @@ function mayBeJson(head: Buffer): boolean {
 
 /** Reads an OCI layout directory (the `oci:` transport of skopeo). Layers are verified when streamed. */
 export async function readOciLayout(dir: string): Promise<OciImage> {
-  const store: BlobStore = { source: dir, sizes: new Map(), blobDir: dir };
+  const store: BlobStore = { source: dir, sizes: new Map(), blobDir: dir, memory: new Map(), spilled: undefined };
   let indexBytes: Buffer;
   try {
     indexBytes = await readRegularFile(join(dir, 'index.json'), MAX_JSON_BYTES, 'index.json');
