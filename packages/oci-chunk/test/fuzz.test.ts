@@ -520,7 +520,7 @@ it(
     );
     expect(stats.cases).toBe(RUNS);
     // Enough cases must get through the archive to the scan, components and build to test them.
-    expect(stats.extracted).toBeGreaterThan(RUNS / 5);
+    expect(stats.extracted).toBeGreaterThan(RUNS / 8);
     expect(stats.built).toBeGreaterThan(RUNS / 10);
   },
 );
