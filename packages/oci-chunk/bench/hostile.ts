@@ -18,7 +18,10 @@ import { extractImage } from '../src/extract.ts';
 import { chunkImage } from '../src/pipeline.ts';
 import { makeTempDir, removeQuietly } from '../src/util.ts';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(10_000, 20_000, 40_000);
 
 const dir = (name: string): RawEntry => ({ name, typeflag: '5' });

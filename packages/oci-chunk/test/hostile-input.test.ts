@@ -462,7 +462,7 @@ suite('same classes, found while fixing', () => {
     },
   );
 
-  it('entries that disagree between tar readers are refused: data after a link, two PAX headers, data after the end', async () => {
+  it('entries that disagree between tar readers are refused: data after a link, two PAX headers, data or megabytes after the end...', async () => {
     const cases: [Buffer, RegExp][] = [
       [
         rawTar([f('a', 'x'), { name: 'b', typeflag: '1', linkname: 'a', size: 512, data: Buffer.alloc(512) }]),
@@ -476,6 +476,10 @@ suite('same classes, found while fixing', () => {
         /two PAX headers for one entry/,
       ],
       [Buffer.concat([rawTar([f('a', 'x')]), rawTar([f('hidden', 'y')])]), /data after the end-of-archive blocks/],
+      [
+        Buffer.concat([rawTar([f('a', 'x')]), Buffer.alloc(2 * 1024 * 1024)]),
+        /more than 1048576 bytes of padding after the end-of-archive blocks/,
+      ],
       [rawTar([f('s', 'x', { pax: [['GNU.sparse.major', '1']] })]), /is a GNU sparse file/],
       [rawTar([f('v7', 'x', { format: 'v7' })]), /neither ustar nor GNU format/],
       [rawTar([f(Buffer.from([0x63, 0x61, 0x66, 0xe9]), 'x')]), /entry name "café" is not valid UTF-8/],

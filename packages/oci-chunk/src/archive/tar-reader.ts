@@ -50,6 +50,8 @@ export interface TarEntry {
 }
 
 const BLOCK = 512;
+/** Zero padding accepted after the end blocks: tar pads to its record size (10 KiB by default). */
+const MAX_TRAILING_ZEROS = 1024 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A tar format problem, reported by the caller with the file it came from. */
@@ -121,14 +123,19 @@ class ByteSource {
     for await (const _ of this.pieces(n, onShort)) void _;
   }
 
-  /** Reads the rest of the source; true when every byte was zero. */
-  async restIsZero(): Promise<boolean> {
-    let zero = true;
+  /**
+   * Reads the rest of the source: 'zeros' when it is at most `max` zero bytes, 'data' at the first
+   * non-zero byte, 'long' past `max` bytes.
+   */
+  async rest(max: number): Promise<'zeros' | 'data' | 'long'> {
+    let seen = 0;
     while (await this.#fill()) {
       const piece = this.#take(this.#buffer.length);
-      if (zero && piece.some((b) => b !== 0)) zero = false;
+      seen += piece.length;
+      if (piece.some((b) => b !== 0)) return 'data';
+      if (seen > max) return 'long';
     }
-    return zero;
+    return 'zeros';
   }
 }
 
@@ -294,7 +301,9 @@ export async function* readTarEntries(
     if (isZeroBlock(block)) {
       const second = await src.exact(BLOCK, truncated);
       if (second !== undefined && !isZeroBlock(second)) throw bad(where, `a lone zero block at byte ${headerAt} (corrupt tar)`);
-      if (!(await src.restIsZero())) throw bad(where, 'data after the end-of-archive blocks');
+      const rest = await src.rest(MAX_TRAILING_ZEROS);
+      if (rest === 'data') throw bad(where, 'data after the end-of-archive blocks');
+      if (rest === 'long') throw bad(where, `more than ${MAX_TRAILING_ZEROS} bytes of padding after the end-of-archive blocks`);
       if (pax || longName !== undefined || longLink !== undefined) throw bad(where, 'a PAX header or long name without an entry');
       return;
     }

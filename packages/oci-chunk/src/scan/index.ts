@@ -7,7 +7,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
-import { MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
+import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
 import type { FileInfo, FileMap } from '../types.ts';
 import { UserError, fsProblem, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
@@ -41,6 +41,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       const hostPath = join(hostDir, name);
       const path = imageDir === '/' ? `/${name}` : `${imageDir}/${name}`;
       if (isPruned(path, prune)) continue;
+      if (out.length >= MAX_IMAGE_PATHS) throw new UserError(`${root}: more than ${MAX_IMAGE_PATHS} paths, more than this tool handles`);
       const st = await lstat(hostPath, { bigint: true });
       const base = {
         path,
