@@ -77,15 +77,15 @@ suite('finding 3: path resolution in the components phase is linear', () => {
     await expect(chunkImage(archive, join(dir, 'out3b.tar'))).rejects.toThrow(/symlink "\/bin" has a target .* over 4095 bytes/);
   });
 
-  it('20k listed paths through a chain of 39 symlinks with 4000-byte targets resolve in seconds', { timeout: 60_000 }, async () => {
+  it('5k listed paths through a chain of 39 symlinks with 4000-byte targets resolve in seconds', { timeout: 60_000 }, async () => {
     // Each link's target walks 1600 components ("x/.." pairs) before naming the next link: resolved
-    // anew for every line, that was 20k x 39 x 1600 steps, each copying the rest of the path.
+    // anew for every line, that was 5k x 39 x 1600 steps, each copying the rest of the path.
     const links: RawEntry[] = [];
     for (let i = 0; i < 39; i++)
       links.push({ name: `l${i}`, typeflag: '2', linkname: `${'x/../'.repeat(800)}${i === 38 ? 'usr' : `l${i + 1}`}` });
     const files: RawEntry[] = [d('usr/'), d('usr/bin/')];
     const lines: string[] = [];
-    for (let n = 0; n < 20_000; n++) {
+    for (let n = 0; n < 5000; n++) {
       files.push(f(`usr/bin/f${n}`));
       lines.push(`/l0/bin/f${n}`);
     }
@@ -95,7 +95,7 @@ suite('finding 3: path resolution in the components phase is linear', () => {
     // The files were claimed through the chain: they are in the package's layer, not unclaimed.
     expect(result.layers.map((l) => l.name)).toContain('dpkg/pkg');
     const files2 = await imageFilesOf(out);
-    expect(files2.has('/usr/bin/f19999')).toBe(true);
+    expect(files2.has('/usr/bin/f4999')).toBe(true);
   });
 });
 
