@@ -6,12 +6,13 @@
  *   oci-chunk extract <archive> <dir>
  *   oci-chunk reuse <archive>... [--json]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { extractImage } from './extract.ts';
 import { computeReuse, formatInspect, formatReuse, inspectArchive } from './inspect.ts';
 import { chunkImage, type ChunkOptions } from './pipeline.ts';
-import { UserError, formatBinaryBytes, isMainModule, progressDone, removeAllPending } from './util.ts';
+import { UserError, escapeControl, formatBinaryBytes, isFsError, isMainModule, progressDone, removeAllPending } from './util.ts';
 
 const USAGE = `usage:
   oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed] [--tag NAME]
@@ -21,6 +22,9 @@ const USAGE = `usage:
   oci-chunk extract <archive> <dir> [--skip-special]
   oci-chunk reuse <archive> <archive>... [--json]
 `;
+
+/** The child running the build with the determinism flags (--alloc-report), while it runs. */
+let respawned: ChildProcess | undefined;
 
 /** Set in the re-spawned child so it never re-spawns again. */
 const RESPAWN_GUARD = 'OCI_CHUNK_RESPAWNED';
@@ -65,11 +69,16 @@ async function build(args: string[]): Promise<void> {
     // Allocation figures are only reproducible with a single-threaded V8 (no concurrent GC/JIT).
     const missing = DETERMINISM_FLAGS.filter((f) => !process.execArgv.includes(f));
     if (missing.length > 0 && !process.env[RESPAWN_GUARD] && process.argv[1]) {
-      const child = spawnSync(process.execPath, [...process.execArgv, ...missing, process.argv[1], ...process.argv.slice(2)], {
+      // Asynchronous, so that a signal to this process is handled (and passed on) while the child runs.
+      const child = spawn(process.execPath, [...process.execArgv, ...missing, process.argv[1], ...process.argv.slice(2)], {
         stdio: 'inherit',
         env: { ...process.env, [RESPAWN_GUARD]: '1' },
       });
-      process.exitCode = child.status ?? 1;
+      respawned = child;
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('close', (c, s) => res([c, s])));
+      respawned = undefined;
+      if (signal) raise(signal);
+      process.exitCode = code ?? 1;
       return;
     }
     const { Session } = await import('alloc-tracker');
@@ -85,7 +94,7 @@ async function build(args: string[]): Promise<void> {
 function printBuildSummary(output: string, r: Awaited<ReturnType<typeof chunkImage>>): void {
   const total = r.layers.reduce((s, l) => s + l.size, 0);
   process.stdout.write(
-    `${output}: ${r.layers.length} layers (${formatBinaryBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
+    `${escapeControl(output)}: ${r.layers.length} layers (${formatBinaryBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
   );
 }
 
@@ -100,7 +109,7 @@ async function extract(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { 'skip-special': { type: 'boolean' } });
   if (positionals.length !== 2) throw new UserError('extract takes <archive> <dir>');
   const r = await extractImage(positionals[0]!, positionals[1]!, { skipSpecial: values['skip-special'] === true });
-  process.stdout.write(`${positionals[1]}: ${r.files} paths extracted\n`);
+  process.stdout.write(`${escapeControl(positionals[1]!)}: ${r.files} paths extracted\n`);
   if (!r.xattrsRestored)
     process.stderr.write('note: extended attributes were not restored (setfattr not found; install the "attr" package)\n');
 }
@@ -141,14 +150,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    // Messages quote names from the input: whatever they hold, one line and no terminal escapes.
     if (e instanceof UserError) {
-      process.stderr.write(`oci-chunk: ${e.message}\n`);
+      process.stderr.write(`oci-chunk: ${escapeControl(e.message)}\n`);
       return 1;
     }
-    const code = (e as NodeJS.ErrnoException).code;
     // Filesystem mistakes (missing file, no permission, disk full) are the user's: one line too.
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-      process.stderr.write(`oci-chunk: ${(e as Error).message}\n`);
+    if (isFsError(e)) {
+      process.stderr.write(`oci-chunk: ${escapeControl((e as Error).message)}\n`);
       return 1;
     }
     process.stderr.write(`oci-chunk: internal error: ${(e as Error).stack ?? String(e)}\n`);
@@ -156,18 +165,43 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ends the process by `signal` with its default action, as an interrupted program should (the
+ * shell reports 128 + the signal number). Unlike process.exit(), this cannot hang: exit() waits for
+ * the thread pool, and a thread blocked in a system call (a FIFO open, a stuck mount) never returns.
+ */
+function raise(signal: NodeJS.Signals): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  // Not reached unless the signal is blocked or ignored by whoever started us.
+  process.exit(128 + (osConstants.signals[signal] ?? 0));
+}
+
+/** Interrupted: remove scratch directories and partial outputs, pass the signal on, then die by it. */
+function onSignal(signal: NodeJS.Signals): void {
+  progressDone();
+  respawned?.kill(signal);
+  removeAllPending();
+  process.stderr.write(`oci-chunk: interrupted\n`);
+  raise(signal);
+}
+
+/** SIGINT, SIGTERM and SIGHUP: clean up, then end the process by the signal, whatever it waits on. */
+export function handleSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => onSignal(signal));
+}
+
 if (isMainModule(import.meta.url)) {
-  // Interrupted: remove scratch directories and partial outputs, then exit like a shell would.
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => {
-      progressDone();
-      removeAllPending();
-      process.stderr.write(`oci-chunk: interrupted\n`);
-      process.exit(code);
-    });
-  }
+  handleSignals();
+  let finished = false;
+  // The event loop ran dry while a command was still waiting: a promise nothing can settle any more.
+  // Node would exit 13 with no word and skip every `finally`; say so, clean up, and exit 70.
+  process.once('beforeExit', () => {
+    if (finished) return;
+    removeAllPending();
+    process.stderr.write('oci-chunk: internal error: the command stalled (it waited on something that can never finish)\n');
+    process.exit(70);
+  });
   process.exitCode = await main(process.argv.slice(2));
+  finished = true;
 }

@@ -26,7 +26,19 @@ import { openImage } from './archive/index.ts';
 import { hasGetfattr, scanImage } from './scan/index.ts';
 import { xattrNameProblem } from './scan/xattrs.ts';
 import type { FileInfo, FileMap } from './types.ts';
-import { UserError, makeTempDir, parentPath, progress, progressDone, removeQuietly, trackPending } from './util.ts';
+import {
+  UserError,
+  escapeControl,
+  fsProblem,
+  isFsError,
+  makeTempDir,
+  parentPath,
+  progress,
+  progressDone,
+  quote,
+  removeQuietly,
+  trackPending,
+} from './util.ts';
 
 /** True when a relative symlink at `path` resolves (lexically) above the image root. */
 export function symlinkEscapesRoot(path: string, target: string): boolean {
@@ -71,9 +83,9 @@ export function xattrRestoreDump(root: string, files: Iterable<FileInfo>): strin
     for (const name of names.sort()) {
       // The scan already refused such names; a FileMap built another way must not get past here either.
       const problem = xattrNameProblem(name);
-      if (problem) throw new UserError(`"${f.path}": xattr name ${JSON.stringify(name)} ${problem}`);
+      if (problem) throw new UserError(`${quote(f.path)}: xattr name ${quote(name)} ${problem}`);
       const value = f.xattrs[name] ?? '';
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new UserError(`"${f.path}": xattr ${name} has a value that is not base64`);
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new UserError(`${quote(f.path)}: xattr ${name} has a value that is not base64`);
       lines.push(`${quoteForSetfattr(name)}=0s${value}`);
     }
     blocks.push(`${lines.join('\n')}\n`);
@@ -89,11 +101,27 @@ async function restoreXattrs(root: string, files: FileMap): Promise<boolean> {
   // symlink's own xattrs, never its target's.
   await new Promise<void>((res, rej) => {
     const child = execFile('setfattr', ['-h', '--restore=-'], (err, _o, stderr) =>
-      err ? rej(new UserError(`setfattr failed: ${stderr.trim()}`)) : res(),
+      err
+        ? rej(
+            new UserError(
+              `setfattr failed: ${escapeControl(stderr.trim().split('\n')[0] || err.message.split('\n')[0] || 'unknown error')}`,
+            ),
+          )
+        : res(),
     );
     child.stdin?.end(dump);
   });
   return true;
+}
+
+/** A failed write below `root` as one line naming the path (a full disk, a quota...). */
+async function writing<T>(dest: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (e instanceof UserError || !isFsError(e)) throw e;
+    throw new UserError(`${quote(dest)}: cannot write: ${fsProblem(e)}`);
+  }
 }
 
 async function materialise(root: string, files: FileMap): Promise<void> {
@@ -105,23 +133,45 @@ async function materialise(root: string, files: FileMap): Promise<void> {
   for (const info of files.values()) {
     if (++n % 1000 === 0) progress(`extract: ${n}/${files.size}`);
     const dest = join(root, info.path);
+    await writing(dest, () => materialiseOne(info, dest));
+  }
+  for (const info of symlinks) {
+    const dest = join(root, info.path);
+    await writing(dest, async () => {
+      await symlink(info.linkTarget, dest);
+      if (asRoot) await lchown(dest, info.uid, info.gid);
+      await lutimes(dest, info.mtime, info.mtime);
+    });
+  }
+  // Directories last and deepest first: adding children changes a directory's mtime.
+  for (const info of dirs.reverse()) {
+    const dest = join(root, info.path);
+    await writing(dest, async () => {
+      if (asRoot) await lchown(dest, info.uid, info.gid);
+      await chmod(dest, info.mode);
+      await lutimes(dest, info.mtime, info.mtime);
+    });
+  }
+
+  async function materialiseOne(info: FileInfo, dest: string): Promise<void> {
     if (info.type === 'directory') {
       await mkdir(dest, { mode: 0o700 });
       dirs.push(info);
-      continue;
+      return;
     }
     if (info.type === 'symlink') {
       symlinks.push(info);
-      continue;
+      return;
     }
     const first = firstName.get(info.inode);
     if (first !== undefined) {
       await link(first, dest);
-      continue;
+      return;
     }
     if (info.content.kind === 'path') {
       // The spool belongs to us: moving it is cheapest; copy when it is on another filesystem.
-      await rename(info.content.path, dest).catch(() => copyFile((info.content as { path: string }).path, dest, constants.COPYFILE_EXCL));
+      const from = info.content.path;
+      await rename(from, dest).catch(() => copyFile(from, dest, constants.COPYFILE_EXCL));
     } else {
       await writeFile(dest, '', { flag: 'wx' });
     }
@@ -129,19 +179,6 @@ async function materialise(root: string, files: FileMap): Promise<void> {
     await chmod(dest, info.mode);
     await lutimes(dest, info.mtime, info.mtime);
     if (info.nlink > 1) firstName.set(info.inode, dest);
-  }
-  for (const info of symlinks) {
-    const dest = join(root, info.path);
-    await symlink(info.linkTarget, dest);
-    if (asRoot) await lchown(dest, info.uid, info.gid);
-    await lutimes(dest, info.mtime, info.mtime);
-  }
-  // Directories last and deepest first: adding children changes a directory's mtime.
-  for (const info of dirs.reverse()) {
-    const dest = join(root, info.path);
-    if (asRoot) await lchown(dest, info.uid, info.gid);
-    await chmod(dest, info.mode);
-    await lutimes(dest, info.mtime, info.mtime);
   }
 }
 
@@ -170,7 +207,7 @@ export async function extractImage(archive: string, target: string, options: Ext
     const files = await scanImage(image, spool, { skipSpecial: options.skipSpecial });
     for (const f of files.values()) {
       if (f.type === 'symlink' && symlinkEscapesRoot(f.path, f.linkTarget)) {
-        throw new UserError(`${archive}: symlink "${f.path}" -> "${f.linkTarget}" points outside the root filesystem`);
+        throw new UserError(`${archive}: symlink ${quote(f.path)} -> ${quote(f.linkTarget)} points outside the root filesystem`);
       }
     }
     await mkdir(staging);

@@ -1,6 +1,6 @@
 /** `inspect` and `reuse`: reading built archives without unpacking their layers to disk. */
 import { readOciArchive, type OciImage } from './archive/index.ts';
-import { formatBinaryBytes } from './util.ts';
+import { escapeControl, formatBinaryBytes } from './util.ts';
 
 export interface LayerSummary {
   digest: string;
@@ -51,6 +51,7 @@ export async function inspectArchive(archive: string): Promise<InspectResult> {
   return summarise(await readOciArchive(archive));
 }
 
+/** Everything printed comes from the archive: control characters and escapes never reach the terminal raw. */
 export function formatInspect(r: InspectResult): string {
   const lines = [
     `archive:   ${r.archive}`,
@@ -66,10 +67,10 @@ export function formatInspect(r: InspectResult): string {
   lines.push(`  #  digest        size        stability  component`);
   r.layers.forEach((l, i) => {
     lines.push(
-      `  ${String(i).padStart(2)} ${l.digest.slice(7, 19)}  ${formatBinaryBytes(l.size).padStart(10)}  ${(l.stability === null ? '-' : l.stability.toFixed(3)).padStart(9)}  ${l.component ?? '-'}`,
+      `  ${String(i).padStart(2)} ${l.digest.slice(7, 19)}  ${formatBinaryBytes(l.size).padStart(10)}  ${(l.stability === null || !Number.isFinite(l.stability) ? '-' : l.stability.toFixed(3)).padStart(9)}  ${l.component ?? '-'}`,
     );
   });
-  return lines.join('\n') + '\n';
+  return lines.map(escapeControl).join('\n') + '\n';
 }
 
 export interface ReusePair {
@@ -153,5 +154,5 @@ export function formatReuse(r: ReuseReport): string {
   lines.push(
     `summary: ${s.updates} updates, average reuse ${(s.averageReuseRatio * 100).toFixed(1)}%, download avg ${formatBinaryBytes(Math.round(s.averageDownload))}, min ${formatBinaryBytes(s.minDownload)}, max ${formatBinaryBytes(s.maxDownload)}, total ${formatBinaryBytes(s.totalDownload)}`,
   );
-  return lines.join('\n') + '\n';
+  return lines.map(escapeControl).join('\n') + '\n';
 }

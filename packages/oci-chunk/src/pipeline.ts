@@ -11,7 +11,7 @@ import { assignComponents } from './components/index.ts';
 import { DEFAULT_MAX_LAYERS, packComponents } from './packing/index.ts';
 import { parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
 import type { FileMap } from './types.ts';
-import { UserError, makeTempDir, progressDone, removeQuietly } from './util.ts';
+import { UserError, makeTempDir, progressDone, quote, removeQuietly } from './util.ts';
 
 export interface ChunkOptions {
   maxLayers?: number;
@@ -33,17 +33,25 @@ export interface ChunkResult extends BuildResult {
   componentCount: number;
 }
 
+/** Latest build time accepted: 9999-12-31T23:59:59Z (ISO 8601 dates have four-digit years). */
+export const MAX_EPOCH = 253_402_300_799;
+
 /** SOURCE_DATE_EPOCH if set (and valid), else undefined. */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env['SOURCE_DATE_EPOCH'];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds, got "${raw}"`);
+  if (!/^\d{1,12}$/.test(raw) || Number(raw) > MAX_EPOCH) {
+    throw new UserError(`SOURCE_DATE_EPOCH must be a whole number of seconds up to ${MAX_EPOCH} (year 9999), got ${quote(raw, 40)}`);
+  }
   return Number(raw);
 }
 
 /** Re-chunks `input` (oci-archive, OCI layout directory or root-filesystem directory) into an oci-archive at `output`. */
 export async function chunkImage(input: string, output: string, options: ChunkOptions = {}): Promise<ChunkResult> {
   const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
+  if (options.epoch !== undefined && !(Number.isSafeInteger(options.epoch) && options.epoch >= 0 && options.epoch <= MAX_EPOCH)) {
+    throw new UserError(`the build time must be whole seconds from 0 to ${MAX_EPOCH}, got ${options.epoch}`);
+  }
   if (!Number.isInteger(maxLayers) || maxLayers < 1) throw new UserError(`--max-layers must be a positive integer, got ${maxLayers}`);
   const prune = parsePruneRules(options.prune);
   const inputStat = await stat(input).catch(() => undefined);
@@ -64,7 +72,12 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
       inputConfig = image.config;
       return scanImage(image, spoolDir, { prune, skipSpecial: options.skipSpecial });
     });
-    const components = await span('components', () => assignComponents(files));
+    const components = await span('components', () =>
+      assignComponents(files).catch((e: unknown) => {
+        // Errors there name a file inside the image; say which image too.
+        throw e instanceof UserError ? new UserError(`${input}: ${e.message}`, { cause: e }) : e;
+      }),
+    );
     const groups = span('packing', () => packComponents(components, maxLayers));
 
     let epoch = options.epoch ?? sourceDateEpoch();

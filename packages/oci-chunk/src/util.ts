@@ -1,11 +1,22 @@
 /** Small helpers shared by the OCI pipeline (errors, hashing, JSON, temp dirs, tar names). */
 import { createHash, type Hash } from 'node:crypto';
-import { realpathSync, rmSync } from 'node:fs';
+import {
+  close as fsClose,
+  constants as fsConstants,
+  createReadStream,
+  fstat as fsFstat,
+  open as fsOpen,
+  read as fsRead,
+  realpathSync,
+  rmSync,
+  type Stats,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from './limits.ts';
 
 /**
  * A mistake of the user or a bad input (corrupt archive, hostile entry): the CLI prints its message
@@ -13,6 +24,146 @@ import { fileURLToPath } from 'node:url';
  */
 export class UserError extends Error {
   override name = 'UserError';
+}
+
+/**
+ * Characters that must never reach a terminal or a log raw: C0 and C1 controls and DEL (ANSI escape
+ * sequences start with ESC or CSI), line and paragraph separators, bidirectional overrides (they
+ * reorder what is shown), and lone surrogates.
+ */
+const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `text` with every unprintable character (see UNPRINTABLE) written as a `\n`, `\xNN` or `\uNNNN` escape. */
+export function escapeControl(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED_ESCAPES[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+/**
+ * A name from an input (entry name, link target, package name...) for a message or a listing:
+ * double-quoted, `"` and `\` escaped, unprintable characters escaped, and cut to `max` characters so
+ * that one hostile name cannot flood a terminal.
+ */
+export function quote(text: string, max = 300): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return `"${escapeControl(cut.replace(/["\\]/g, '\\$&'))}"`;
+}
+
+/** The problem of a failed file-system call in words, e.g. `no space left on device (ENOSPC)`. */
+export function fsProblem(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const text = typeof e?.message === 'string' ? e.message : String(error);
+  if (typeof e?.code !== 'string') return text;
+  // Node's messages read `ENOSPC: no space left on device, write`: keep the words, then the code.
+  const words = /^[A-Z0-9]+: ([^,]*)/.exec(text)?.[1] ?? text;
+  return `${words} (${e.code})`;
+}
+
+/** True for the errors of a file-system call (they carry an `E...` code). */
+export function isFsError(error: unknown): error is NodeJS.ErrnoException {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
+
+/**
+ * An input opened as a regular file (see openRegularFile), read through its descriptor with the
+ * callback API (cheaper than FileHandle's promises) and never past `size`.
+ */
+export class InputFile {
+  readonly path: string;
+  readonly fd: number;
+  /** Size when opened: readers stop there even if the file grows. */
+  readonly size: number;
+  #owned = true;
+
+  constructor(path: string, fd: number, size: number) {
+    this.path = path;
+    this.fd = fd;
+    this.size = size;
+  }
+
+  /** Reads into `buffer` at `position`; the number of bytes read. */
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => fsRead(this.fd, buffer, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+
+  /**
+   * The first `length` bytes (at most `size`) as a stream, which then owns the descriptor and
+   * closes it when it ends or is destroyed (after any read in flight: closing under a pending read
+   * could close a descriptor reused by another open).
+   */
+  stream(length = this.size): Readable {
+    const end = Math.min(length, this.size);
+    if (end === 0) {
+      this.close();
+      return Readable.from([]);
+    }
+    this.#owned = false;
+    return createReadStream(this.path, { fd: this.fd, start: 0, end: end - 1, autoClose: true });
+  }
+
+  /** Closes the descriptor unless a stream owns it now. */
+  close(): void {
+    if (!this.#owned) return;
+    this.#owned = false;
+    fsClose(this.fd, () => {});
+  }
+}
+
+/**
+ * Opens an input that must be a regular file. O_NONBLOCK makes opening a FIFO return at once
+ * instead of blocking a thread-pool thread for ever (nothing could then end the process but
+ * SIGKILL); the type is checked on the descriptor, so a file swapped after a stat is caught too.
+ * The returned InputFile knows the size the file has now: readers never read past it.
+ */
+export async function openRegularFile(path: string, what = 'input'): Promise<InputFile> {
+  let fd: number;
+  try {
+    fd = await new Promise<number>((resolve, reject) =>
+      fsOpen(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, (e, n) => (e ? reject(e) : resolve(n))),
+    );
+  } catch (e) {
+    throw new InputFileError(
+      `${path}: cannot open ${what}: ${fsProblem(e)}`,
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'io',
+      e,
+    );
+  }
+  try {
+    const st = await new Promise<Stats>((resolve, reject) => fsFstat(fd, (e, stats) => (e ? reject(e) : resolve(stats))));
+    if (!st.isFile()) {
+      const kind = st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isSocket()
+            ? 'a socket'
+            : st.isDirectory()
+              ? 'a directory'
+              : 'not a regular file';
+      throw new InputFileError(`${path}: ${what} is ${kind}, not a regular file`, 'type');
+    }
+    return new InputFile(path, fd, st.size);
+  } catch (e) {
+    fsClose(fd, () => {});
+    if (e instanceof UserError) throw e;
+    throw new InputFileError(`${path}: cannot read ${what}: ${fsProblem(e)}`, 'io', e);
+  }
+}
+
+/** Why an input file could not be opened: missing, not a regular file, or an I/O error. */
+export class InputFileError extends UserError {
+  readonly reason: 'missing' | 'type' | 'io';
+
+  constructor(message: string, reason: 'missing' | 'type' | 'io', cause?: unknown) {
+    super(message, { cause });
+    this.reason = reason;
+  }
 }
 
 /** JSON with keys sorted at every level and no whitespace: the same value always gives the same bytes. */
@@ -81,18 +232,31 @@ export async function removeQuietly(path: string): Promise<void> {
 /**
  * Turns a tar entry name into an absolute image path (`/a/b`), or '/' for the root itself.
  * Rejects names that are absolute or climb with `..`: an image must never name anything outside
- * its own root, whatever a later consumer does with the name.
+ * its own root, whatever a later consumer does with the name. Names beyond Linux's limits (PATH_MAX,
+ * NAME_MAX) or nested deeper than MAX_PATH_DEPTH are refused too: no real file has one, and every
+ * later step may then rely on paths being short.
  */
 export function imagePathFromEntryName(name: string, where: string): string {
+  if (name.length > MAX_PATH_BYTES || Buffer.byteLength(name, 'utf8') > MAX_PATH_BYTES) {
+    throw new UserError(`${where}: entry ${quote(name, 60)} is longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
+  }
   // The root itself written as "/" (umoci does this) names nothing outside the image.
   if (/^[/.]+$/.test(name) && !name.includes('..')) return '/';
-  if (name.startsWith('/')) throw new UserError(`${where}: entry "${name}" has an absolute path`);
+  if (name.startsWith('/')) throw new UserError(`${where}: entry ${quote(name)} has an absolute path`);
+  if (name.includes('\0')) throw new UserError(`${where}: entry name ${quote(name)} contains a NUL byte`);
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') throw new UserError(`${where}: entry "${name}" contains ".."`);
-    if (part.includes('\0')) throw new UserError(`${where}: entry name contains a NUL byte`);
+    if (part === '..') throw new UserError(`${where}: entry ${quote(name)} contains ".."`);
+    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) {
+      throw new UserError(`${where}: entry ${quote(name)} has a component longer than ${MAX_NAME_BYTES} bytes (Linux's NAME_MAX)`);
+    }
     parts.push(part);
+  }
+  if (parts.length > MAX_PATH_DEPTH) {
+    throw new UserError(
+      `${where}: entry ${quote(name, 60)} is nested ${parts.length} directories deep; at most ${MAX_PATH_DEPTH} are supported`,
+    );
   }
   return '/' + parts.join('/');
 }

@@ -1,27 +1,34 @@
 /**
  * Reading OCI images: an oci-archive (a tar of an OCI layout) or an OCI layout directory.
  * Archives are streamed once; every blob is hashed as it passes and either stored on disk or
- * discarded, never held whole in memory (only small JSON blobs are kept).
+ * discarded, never held in memory (JSON documents are read back from disk, bounded in size and
+ * nesting). Inputs are opened only as regular files and never read past the size they had when
+ * opened, so a FIFO, a device or a growing file cannot stall or flood the reader.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import * as tar from 'tar-stream';
-import { HashingPassThrough, UserError, sha256Hex } from '../util.ts';
+import { MAX_ARCHIVE_ENTRIES, MAX_IMAGE_LAYERS, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../limits.ts';
+import {
+  HashingPassThrough,
+  InputFileError,
+  UserError,
+  escapeControl,
+  fsProblem,
+  isFsError,
+  makeTempDir,
+  openRegularFile,
+  quote,
+  removeQuietly,
+  sha256Hex,
+} from '../util.ts';
+import { readTarEntries, type TarEntry } from './tar-reader.ts';
 
-/**
- * Stop reading a tar whose entries failed: destroy the extractor, let the feeding pipeline settle, and
- * rethrow a user error as it is or any other failure as `<what> (<cause>)`.
- */
-async function abandonExtract(extract: tar.Extract, reading: Promise<void>, error: unknown, what: string): Promise<never> {
-  extract.destroy();
-  await reading.catch(() => {});
-  if (error instanceof UserError) throw error;
-  throw new UserError(`${what} (${(error as Error).message})`);
-}
+export { MAX_JSON_BYTES } from '../limits.ts';
+export type { TarEntry, TarHeader } from './tar-reader.ts';
 
 export const MEDIA_TYPE_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_TYPE_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -29,9 +36,6 @@ export const MEDIA_TYPE_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_TYPE_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 export const MEDIA_TYPE_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const MEDIA_TYPE_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
-
-/** JSON documents (index, manifest, config) larger than this are refused: no real one comes close. */
-export const MAX_JSON_BYTES = 8 * 1024 * 1024;
 
 export interface Descriptor {
   mediaType: string;
@@ -83,37 +87,106 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 function checkDigest(digest: unknown, where: string): string {
   if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) {
-    throw new UserError(`${where}: unsupported or malformed digest ${JSON.stringify(digest)}`);
+    throw new UserError(`${where}: unsupported or malformed digest ${quote(String(JSON.stringify(digest)), 100)}`);
   }
   return digest;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function checkStringMap(value: unknown, where: string, what: string): void {
+  if (value === undefined) return;
+  if (!isObject(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new UserError(`${where}: ${what} must be an object of strings`);
+  }
+}
+
 function checkDescriptor(d: unknown, where: string): Descriptor {
-  if (d === null || typeof d !== 'object') throw new UserError(`${where}: descriptor is not an object`);
-  const desc = d as Descriptor;
+  if (!isObject(d)) throw new UserError(`${where}: descriptor is not an object`);
+  const desc = d as unknown as Descriptor;
   checkDigest(desc.digest, where);
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
-    throw new UserError(`${where}: descriptor ${desc.digest} has an invalid size ${JSON.stringify(desc.size)}`);
+    throw new UserError(`${where}: descriptor ${desc.digest} has an invalid size ${quote(String(JSON.stringify(desc.size)), 60)}`);
   }
+  if (desc.mediaType !== undefined && typeof desc.mediaType !== 'string')
+    throw new UserError(`${where}: descriptor mediaType is not a string`);
+  checkStringMap(desc.annotations, where, 'descriptor annotations');
   return desc;
 }
 
-function parseJson(bytes: Buffer, where: string): unknown {
+/**
+ * How deeply `text` nests arrays and objects, found by one pass that skips strings. Checked before
+ * JSON.parse so that nothing recursive (canonical JSON, structured clone, printing) ever meets a
+ * document deeper than MAX_JSON_DEPTH.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+export function parseJson(bytes: Buffer, where: string): unknown {
+  if (bytes.length > MAX_JSON_BYTES)
+    throw new UserError(`${where}: ${bytes.length} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
+  const text = bytes.toString('utf8');
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new UserError(`${where}: JSON nested ${depth} levels deep (at most ${MAX_JSON_DEPTH})`);
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${where}: invalid JSON (${(e as Error).message})`);
+    // V8's message quotes the offending text: escape it like any other input.
+    throw new UserError(`${where}: invalid JSON (${escapeControl((e as Error).message)})`);
   }
 }
 
-/** Where blob bytes and small JSON documents are found once an archive or layout has been read. */
+/** Where blob bytes can be read once an archive or layout has been read. */
 interface BlobStore {
   source: string;
-  /** Verified size of each blob present. */
+  /** Verified size of each blob present (archives) or its size on disk (layouts). */
   sizes: Map<string, number>;
-  /** Bytes of the small blobs (and index.json) kept in memory. */
-  small: Map<string, Buffer>;
-  layoutDir: string | undefined;
+  /** Directory with `blobs/sha256/<hex>` files: the layout, or a scratch copy of small blobs. */
+  blobDir: string | undefined;
+  /** Small blobs kept in memory (inspect), within MEMORY_BUDGET in all. */
+  memory: Map<string, Buffer>;
+  /** Without a layout: the blobs written to blobDir. Undefined: every blob is there. */
+  spilled: Set<string> | undefined;
+}
+
+/** Bytes of JSON-looking blobs inspect keeps in memory before it spills them to a scratch directory. */
+const MEMORY_BUDGET = 2 * MAX_JSON_BYTES;
+
+/** Reads at most `size` bytes of an input file opened as a regular file; shorter means it changed. */
+async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  const file = await openRegularFile(path, what);
+  const size = file.size;
+  try {
+    if (size > maxBytes) throw new UserError(`${path}: ${what} is ${size} bytes, more than the ${maxBytes} allowed`);
+    const buffer = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const bytesRead = await file.read(buffer, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buffer.subarray(0, got);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${path}: cannot read ${what}: ${fsProblem(e)}`);
+  } finally {
+    file.close();
+  }
 }
 
 async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): Promise<unknown> {
@@ -123,14 +196,13 @@ async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): P
   if (size !== desc.size) {
     throw new UserError(`${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`);
   }
-  if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document`);
-  let bytes = store.small.get(desc.digest);
-  if (!bytes) {
-    if (!store.layoutDir) throw new UserError(`${where}: blob ${desc.digest} was not kept`);
-    bytes = await readFile(blobPath(store.layoutDir, desc.digest));
-    if (`sha256:${sha256Hex(bytes)}` !== desc.digest) {
-      throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
-    }
+  if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
+  const kept = store.memory.get(desc.digest);
+  const onDisk = store.blobDir !== undefined && (store.spilled === undefined || store.spilled.has(desc.digest));
+  if (!kept && !onDisk) throw new UserError(`${where}: blob ${desc.digest} is not a JSON document (it does not start with "{")`);
+  const bytes = kept ?? (await readRegularFile(blobPath(store.blobDir as string, desc.digest), MAX_JSON_BYTES, 'blob'));
+  if (`sha256:${sha256Hex(bytes)}` !== desc.digest) {
+    throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
   }
   return parseJson(bytes, where);
 }
@@ -139,27 +211,80 @@ export function blobPath(layoutDir: string, digest: string): string {
   return join(layoutDir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 
-async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined): Promise<OciImage> {
+/** The user-facing config fields copied into outputs, with the types the OCI image spec gives them. */
+const CONFIG_FIELD_TYPES: Readonly<Record<string, 'string' | 'strings' | 'set' | 'map'>> = {
+  User: 'string',
+  WorkingDir: 'string',
+  StopSignal: 'string',
+  Entrypoint: 'strings',
+  Cmd: 'strings',
+  Env: 'strings',
+  ExposedPorts: 'set',
+  Volumes: 'set',
+  Labels: 'map',
+};
+
+function checkConfig(config: unknown, where: string): ImageConfig {
+  if (!isObject(config)) throw new UserError(`${where}: config is not a JSON object`);
+  for (const key of ['created', 'architecture', 'os', 'variant']) {
+    if (config[key] !== undefined && typeof config[key] !== 'string') throw new UserError(`${where}: config ${key} is not a string`);
+  }
+  const user = config['config'];
+  if (user !== undefined && user !== null) {
+    if (!isObject(user)) throw new UserError(`${where}: config "config" is not an object`);
+    for (const [key, kind] of Object.entries(CONFIG_FIELD_TYPES)) {
+      const v = user[key];
+      if (v === undefined || v === null) continue;
+      const ok =
+        kind === 'string'
+          ? typeof v === 'string'
+          : kind === 'strings'
+            ? Array.isArray(v) && v.every((s) => typeof s === 'string')
+            : kind === 'map'
+              ? isObject(v) && Object.values(v).every((s) => typeof s === 'string')
+              : isObject(v) && Object.values(v).every((s) => isObject(s));
+      if (!ok) {
+        const expected = { string: 'a string', strings: 'an array of strings', map: 'an object of strings', set: 'an object of objects' }[
+          kind
+        ];
+        throw new UserError(`${where}: config ${key} must be ${expected}`);
+      }
+    }
+  }
+  const rootfs = config['rootfs'];
+  if (rootfs !== undefined && !isObject(rootfs)) throw new UserError(`${where}: config rootfs is not an object`);
+  return config;
+}
+
+async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined, layoutDir: string | undefined): Promise<OciImage> {
   if (!indexBytes) throw new UserError(`${store.source}: no index.json (not an OCI image?)`);
   const index = parseJson(indexBytes, `${store.source}: index.json`) as ImageIndex;
-  if (!index || !Array.isArray(index.manifests) || index.manifests.length === 0) {
+  if (!isObject(index) || !Array.isArray(index.manifests) || index.manifests.length === 0) {
     throw new UserError(`${store.source}: index.json lists no manifests`);
   }
   let desc = checkDescriptor(index.manifests[0], `${store.source}: index.json`);
   let doc = (await readJsonBlob(store, desc, 'manifest')) as ImageManifest | ImageIndex;
+  if (!isObject(doc)) throw new UserError(`${store.source}: manifest ${desc.digest} is not a JSON object`);
   // A nested image index (multi-platform): follow its first manifest.
-  if ((doc as ImageIndex).manifests) {
-    const nested = (doc as ImageIndex).manifests[0];
-    desc = checkDescriptor(nested, `${store.source}: nested index`);
+  if ((doc as ImageIndex).manifests !== undefined) {
+    const nested = (doc as ImageIndex).manifests;
+    if (!Array.isArray(nested) || nested.length === 0)
+      throw new UserError(`${store.source}: nested index ${desc.digest} lists no manifests`);
+    desc = checkDescriptor(nested[0], `${store.source}: nested index`);
     doc = (await readJsonBlob(store, desc, 'manifest')) as ImageManifest;
+    if (!isObject(doc)) throw new UserError(`${store.source}: manifest ${desc.digest} is not a JSON object`);
   }
   const manifest = doc as ImageManifest;
   if (!manifest.config || !Array.isArray(manifest.layers)) {
     throw new UserError(`${store.source}: manifest ${desc.digest} has no config or layers`);
   }
+  if (manifest.layers.length > MAX_IMAGE_LAYERS) {
+    throw new UserError(`${store.source}: manifest lists ${manifest.layers.length} layers (at most ${MAX_IMAGE_LAYERS})`);
+  }
+  checkStringMap(manifest.annotations, `${store.source}: manifest`, 'annotations');
   const configDesc = checkDescriptor(manifest.config, `${store.source}: manifest config`);
   manifest.layers.forEach((l, i) => checkDescriptor(l, `${store.source}: layer ${i}`));
-  const config = (await readJsonBlob(store, configDesc, 'config')) as ImageConfig;
+  const config = checkConfig(await readJsonBlob(store, configDesc, 'config'), `${store.source}: config`);
   for (const layer of manifest.layers) {
     const size = store.sizes.get(layer.digest);
     if (size === undefined) throw new UserError(`${store.source}: layer blob ${layer.digest} is missing`);
@@ -169,7 +294,8 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined):
   }
   const diffIds = config.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-    throw new UserError(`${store.source}: config lists ${diffIds?.length ?? 0} diff_ids for ${manifest.layers.length} layers`);
+    const count = Array.isArray(diffIds) ? diffIds.length : 0;
+    throw new UserError(`${store.source}: config lists ${count} diff_ids for ${manifest.layers.length} layers`);
   }
   diffIds.forEach((d) => checkDigest(d, `${store.source}: config diff_id`));
   return {
@@ -179,133 +305,200 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined):
     manifestSize: desc.size,
     manifest,
     config,
-    layoutDir: store.layoutDir,
+    layoutDir,
   };
 }
 
 /**
  * Reads an oci-archive in one streaming pass. Each `blobs/sha256/<hex>` entry is hashed while it
  * passes and must match its name. With `layoutDir`, blobs are written there (an OCI layout); without
- * it, only small blobs are kept in memory (enough for inspect/reuse).
+ * it (inspect, reuse), only blobs that could be a JSON document are kept: up to MEMORY_BUDGET bytes
+ * in memory, the rest in a scratch directory removed before returning. Memory stays flat whatever
+ * the archive holds.
  */
 export async function readOciArchive(archivePath: string, layoutDir?: string): Promise<OciImage> {
   const source = archivePath;
-  let archiveSize: number;
+  const file = await openRegularFile(archivePath, 'archive');
+  const archiveSize = file.size;
+  let scratch: string | undefined;
   try {
-    const st = await stat(archivePath);
-    if (!st.isFile()) throw new UserError(`${archivePath}: not a file`);
-    archiveSize = st.size;
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${archivePath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const store: BlobStore = { source, sizes: new Map(), small: new Map(), layoutDir };
-  let indexBytes: Buffer | undefined;
-  if (layoutDir) await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
+    const store: BlobStore = {
+      source,
+      sizes: new Map(),
+      blobDir: layoutDir,
+      memory: new Map(),
+      spilled: layoutDir ? undefined : new Set(),
+    };
+    let memoryLeft = MEMORY_BUDGET;
+    /** The directory blobs are written to, created on first use (inspect rarely needs one). */
+    const blobDirNow = async (): Promise<string> => {
+      if (store.blobDir === undefined) store.blobDir = scratch = await makeTempDir('oci-read');
+      if (!madeBlobDir) {
+        const dir = store.blobDir;
+        await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }).catch((e: unknown) => {
+          throw (writeFailure = new UserError(`${dir}: cannot create scratch directory: ${fsProblem(e)}`));
+        });
+        madeBlobDir = true;
+      }
+      return store.blobDir;
+    };
+    let madeBlobDir = false;
+    let indexBytes: Buffer | undefined;
+    const seen = new Set<string>();
+    const where = `${source}: corrupt or truncated archive`;
+    /** Set when writing a scratch file failed: that is the disk's fault, not the archive's. */
+    let writeFailure: UserError | undefined;
 
-  const extract = tar.extract();
-  const reading = pipeline(createReadStream(archivePath), extract as unknown as Writable);
-  // Its failure is reported through the loop below; never let it count as an unhandled rejection
-  // while the loop is awaiting something else.
-  reading.catch(() => {});
-  try {
-    for await (const entry of extract) {
-      const { name, type, size } = entry.header;
-      const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
-      if (type === 'directory' || clean === '') {
-        entry.resume();
-        continue;
+    const consume = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const entry of readTarEntries(chunks, where)) {
+        const { name, type, size } = entry.header;
+        const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
+        if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
+        if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
+        seen.add(clean);
+        if (type === 'directory' || clean === '') continue;
+        if (size > archiveSize) {
+          // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
+          throw new UserError(`${where}: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`);
+        }
+        if (type !== 'file') {
+          const what = type === 'unknown' ? `an entry of unknown tar type ${quote(entry.header.typeflag)}` : `a ${type} entry`;
+          throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
+        }
+        if (clean === 'index.json' || clean === 'oci-layout') {
+          if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
+          const chunksOf: Buffer[] = [];
+          for await (const c of entry.body) chunksOf.push(c);
+          const bytes = Buffer.concat(chunksOf);
+          if (clean === 'index.json') indexBytes = bytes;
+          if (layoutDir) {
+            await blobDirNow();
+            await writeFile(join(layoutDir, clean), bytes).catch((e: unknown) => {
+              throw (writeFailure = new UserError(`${join(layoutDir, clean)}: cannot write scratch file: ${fsProblem(e)}`));
+            });
+          }
+          continue;
+        }
+        const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
+        if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
+        const digest = `sha256:${m[1]}`;
+        await storeBlob(entry, digest, size);
       }
-      if (size > archiveSize) {
-        // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
-        throw new UserError(
-          `${source}: corrupt or truncated archive: entry "${name}" declares ${size} bytes but the archive has only ${archiveSize}`,
-        );
-      }
-      if (type !== 'file' && type !== 'contiguous-file') {
-        throw new UserError(`${source}: unexpected ${type} entry "${name}" in an oci-archive`);
-      }
-      if (clean === 'index.json' || clean === 'oci-layout') {
-        if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        const bytes = Buffer.concat(chunks);
-        if (clean === 'index.json') indexBytes = bytes;
-        if (layoutDir) await writeFile(join(layoutDir, clean), bytes);
-        continue;
-      }
-      const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
-      if (!m) throw new UserError(`${source}: unexpected entry "${name}" in an oci-archive`);
-      const digest = `sha256:${m[1]}`;
+    };
+
+    const storeBlob = async (entry: TarEntry, digest: string, size: number): Promise<void> => {
       const hasher = new HashingPassThrough();
-      // Without a layout on disk, small blobs (any of them may be the manifest or config) stay in memory.
-      const keep = !layoutDir && size <= MAX_JSON_BYTES;
-      const chunks: Buffer[] = [];
-      hasher.on('data', (c: Buffer) => {
-        if (keep) chunks.push(c);
-      });
-      const sink = layoutDir ? createWriteStream(blobPath(layoutDir, digest)) : new PassThrough().resume();
-      await pipeline(entry as unknown as NodeJS.ReadableStream, hasher, sink);
+      // Without a layout, only what could be a JSON document (small, and starting with "{") is kept
+      // for reading back: layers (gzip, zstd, tar) are hashed and dropped.
+      const chunks = entry.body[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      const head = first.done ? Buffer.alloc(0) : first.value;
+      const keep = layoutDir !== undefined || (size <= MAX_JSON_BYTES && mayBeJson(head));
+      const inMemory = layoutDir === undefined && keep && size <= memoryLeft;
+      if (inMemory) memoryLeft -= size;
+      const body = (async function* () {
+        if (!first.done) yield head;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      })();
+      const path = keep && !inMemory ? blobPath(await blobDirNow(), digest) : '';
+      const held: Buffer[] = [];
+      const sink: Writable = !keep
+        ? new PassThrough().resume()
+        : inMemory
+          ? new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                held.push(chunk);
+                callback();
+              },
+            })
+          : createWriteStream(path, { flags: 'wx' });
+      let sinkError: unknown;
+      sink.once('error', (e) => (sinkError = e));
+      try {
+        await pipeline(body, hasher, sink);
+      } catch (e) {
+        if (sinkError !== undefined && isFsError(sinkError)) {
+          throw (writeFailure = new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`));
+        }
+        throw e;
+      }
       const actual = hasher.hash.digest('hex');
-      if (actual !== m[1]) {
+      if (`sha256:${actual}` !== digest) {
         throw new UserError(`${source}: blob ${digest} does not match its digest (content hashes to sha256:${actual})`);
       }
       store.sizes.set(digest, hasher.bytes);
-      if (keep) store.small.set(digest, Buffer.concat(chunks));
+      if (inMemory) store.memory.set(digest, Buffer.concat(held));
+      else if (keep) store.spilled?.add(digest);
+    };
+
+    try {
+      await pipeline(file.stream(), consume);
+    } catch (e) {
+      if (writeFailure) throw writeFailure;
+      if (e instanceof UserError) throw e;
+      if (isFsError(e)) throw new UserError(`${source}: cannot read archive: ${fsProblem(e)}`);
+      throw new UserError(`${where} (${(e as Error).message})`);
     }
-    await reading;
-  } catch (e) {
-    return abandonExtract(extract, reading, e, `${source}: corrupt or truncated archive`);
+    return await imageFromStore(store, indexBytes, layoutDir);
+  } finally {
+    file.close();
+    if (scratch) await removeQuietly(scratch);
   }
-  return imageFromStore(store, indexBytes);
+}
+
+/** True when `head` (a blob's first bytes) starts like a JSON object: white space, then "{". */
+function mayBeJson(head: Buffer): boolean {
+  for (const byte of head) {
+    if (byte === 0x7b) return true;
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return false;
+  }
+  return head.length === 0;
 }
 
 /** Reads an OCI layout directory (the `oci:` transport of skopeo). Layers are verified when streamed. */
 export async function readOciLayout(dir: string): Promise<OciImage> {
-  const store: BlobStore = { source: dir, sizes: new Map(), small: new Map(), layoutDir: dir };
+  const store: BlobStore = { source: dir, sizes: new Map(), blobDir: dir, memory: new Map(), spilled: undefined };
   let indexBytes: Buffer;
   try {
-    indexBytes = await readFile(join(dir, 'index.json'));
-  } catch {
-    throw new UserError(`${dir}: no index.json (not an OCI layout)`);
+    indexBytes = await readRegularFile(join(dir, 'index.json'), MAX_JSON_BYTES, 'index.json');
+  } catch (e) {
+    if (e instanceof InputFileError && e.reason === 'missing') throw new UserError(`${dir}: no index.json (not an OCI layout)`);
+    throw e;
   }
-  // Sizes come from the filesystem; digests of JSON blobs are checked on read, layer digests on stream.
+  // Sizes come from the blobs opened as regular files; digests are checked when the blobs are read.
   const sizes = store.sizes;
-  const index = parseJson(indexBytes, `${dir}: index.json`) as ImageIndex;
+  const index = parseJson(indexBytes, `${dir}: index.json`) as Partial<ImageIndex>;
   const collect = async (digest: string) => {
+    if (sizes.has(digest)) return;
+    let opened;
     try {
-      sizes.set(digest, (await stat(blobPath(dir, digest))).size);
-    } catch {
-      /* missing: reported by imageFromStore */
+      opened = await openRegularFile(blobPath(dir, digest), 'blob');
+    } catch (e) {
+      // Missing: reported by imageFromStore. Present but not a regular file, or unreadable: said now.
+      if (e instanceof InputFileError && e.reason === 'missing') return;
+      throw e;
+    }
+    sizes.set(digest, opened.size);
+    opened.close();
+  };
+  const manifests = isObject(index) && Array.isArray(index.manifests) ? index.manifests.slice(0, 1) : [];
+  for (const m of manifests) if (isObject(m) && typeof m.digest === 'string' && DIGEST_RE.test(m.digest)) await collect(m.digest);
+  // Referenced blobs: read the first manifest (and a nested index's first manifest) to learn them.
+  const visit = async (descs: unknown[], depth: number): Promise<void> => {
+    for (const m of descs) {
+      if (!isObject(m) || typeof m.digest !== 'string' || !sizes.has(m.digest)) continue;
+      const size = sizes.get(m.digest) as number;
+      if (size > MAX_JSON_BYTES) continue;
+      const doc = parseJson(await readRegularFile(blobPath(dir, m.digest), MAX_JSON_BYTES, 'manifest'), `${dir}: manifest`);
+      if (!isObject(doc)) continue;
+      const refs: unknown[] = [doc['config'], ...(Array.isArray(doc['layers']) ? (doc['layers'] as unknown[]) : [])];
+      if (Array.isArray(doc['manifests'])) refs.push((doc['manifests'] as unknown[])[0]);
+      for (const d of refs) if (isObject(d) && typeof d.digest === 'string' && DIGEST_RE.test(d.digest)) await collect(d.digest);
+      if (depth === 0 && Array.isArray(doc['manifests'])) await visit((doc['manifests'] as unknown[]).slice(0, 1), 1);
     }
   };
-  for (const m of index.manifests ?? []) if (DIGEST_RE.test(m.digest)) await collect(m.digest);
-  // Manifest referenced blobs: read the manifest once to learn them.
-  for (const m of index.manifests ?? []) {
-    if (!sizes.has(m.digest)) continue;
-    const doc = parseJson(await readFile(blobPath(dir, m.digest)), `${dir}: manifest`) as Partial<ImageManifest> & Partial<ImageIndex>;
-    for (const d of [doc.config, ...(doc.layers ?? []), ...(doc.manifests ?? [])]) {
-      if (d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest)) await collect(d.digest);
-    }
-  }
-  return imageFromStore(store, indexBytes);
-}
-
-/** Header fields plus the entry's content stream, as handed to a layer visitor. */
-export type LayerEntryVisitor = (header: tar.Header, body: NodeJS.ReadableStream) => Promise<void>;
-
-/** Reads the first bytes of a file to tell gzip and zstd from plain tar, whatever the media type says. */
-async function sniffCompression(path: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await fh.close();
-  }
+  await visit(manifests, 0);
+  return imageFromStore(store, indexBytes, dir);
 }
 
 export function decompressorFor(kind: 'gzip' | 'zstd' | 'none'): NodeJS.ReadWriteStream {
@@ -318,6 +511,16 @@ export function decompressorFor(kind: 'gzip' | 'zstd' | 'none'): NodeJS.ReadWrit
   return new PassThrough();
 }
 
+/** Tells gzip and zstd from plain tar by the first bytes, whatever the media type says. */
+function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Receives each entry of a layer in order; the body may be read or left (it is skipped). */
+export type LayerEntryVisitor = (entry: TarEntry) => Promise<void>;
+
 /**
  * Streams the entries of layer `i` of an image to `visit`, in order. The compressed blob is checked
  * against its digest and the uncompressed tar against the config's diff_id, both while streaming.
@@ -328,34 +531,36 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
   if (!layer || !diffId || !image.layoutDir) throw new Error(`layer ${i} is not available`);
   const path = blobPath(image.layoutDir, layer.digest);
   const where = `${image.source}: layer ${i} (${layer.digest.slice(7, 19)})`;
-  const blobHash = new HashingPassThrough();
-  const tarHash = new HashingPassThrough();
-  const extract = tar.extract();
-  let reading: Promise<void>;
+  const file = await openRegularFile(path, 'layer blob');
+  const size = file.size;
   try {
-    reading = pipeline(
-      createReadStream(path),
-      blobHash,
-      decompressorFor(await sniffCompression(path)),
-      tarHash,
-      extract as unknown as Writable,
-    );
-    reading.catch(() => {});
-  } catch (e) {
-    throw new UserError(`${where}: ${(e as Error).message}`);
-  }
-  try {
-    for await (const entry of extract) {
-      await visit(entry.header, entry as unknown as NodeJS.ReadableStream);
+    if (size !== layer.size) throw new UserError(`${where}: blob is ${size} bytes but its descriptor says ${layer.size}`);
+    const head = Buffer.alloc(4);
+    const bytesRead = await file.read(head, 0, 4, 0);
+    const blobHash = new HashingPassThrough();
+    const tarHash = new HashingPassThrough();
+    try {
+      await pipeline(
+        file.stream(),
+        blobHash,
+        decompressorFor(compressionOf(head.subarray(0, bytesRead))),
+        tarHash,
+        async (chunks: AsyncIterable<Buffer>) => {
+          for await (const entry of readTarEntries(chunks, `${where}: corrupt or truncated layer`)) await visit(entry);
+        },
+      );
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      if (isFsError(e)) throw new UserError(`${where}: cannot read: ${fsProblem(e)}`);
+      throw new UserError(`${where}: corrupt or truncated layer (${(e as Error).message})`);
     }
-    await reading;
-  } catch (e) {
-    await abandonExtract(extract, reading, e, `${where}: corrupt or truncated layer`);
+    const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
+    if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
+    const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
+    if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
+  } finally {
+    file.close();
   }
-  const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
-  if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
-  const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
-  if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
 }
 
 /** Opens an oci-archive file or an OCI layout directory, keeping blobs in `workDir` for archives. */

@@ -18,8 +18,22 @@ import {
   type ImageConfig,
 } from '../archive/index.ts';
 import type { FileInfo, FileMap, LayerGroup } from '../types.ts';
-import { HashingPassThrough, UserError, canonicalJson, parentPath, progress, removeQuietly, sha256Hex, trackPending } from '../util.ts';
-import { createTarWriter, type HeaderArgument } from './tar-writer.ts';
+import { MAX_ID } from '../limits.ts';
+import {
+  HashingPassThrough,
+  UserError,
+  canonicalJson,
+  escapeControl,
+  fsProblem,
+  isFsError,
+  parentPath,
+  progress,
+  quote,
+  removeQuietly,
+  sha256Hex,
+  trackPending,
+} from '../util.ts';
+import { createTarWriter, type HeaderArgument, type TarWriter } from './tar-writer.ts';
 
 export const TOOL_NAME = 'oci-chunk';
 
@@ -102,7 +116,9 @@ function paxFor(info: FileInfo): Record<string, string> | undefined {
     const text = raw.toString('utf8');
     // tar-stream writes PAX values as UTF-8 text; refuse rather than silently corrupt binary values.
     if (!Buffer.from(text, 'utf8').equals(raw)) {
-      throw new UserError(`${info.path}: xattr ${key} has a binary value, which this tool cannot write`);
+      throw new UserError(
+        `${quote(info.path)}: xattr ${key} has a binary (non-UTF-8) value, which this tool cannot write into a layer (extract restores such values)`,
+      );
     }
     pax[`SCHILY.xattr.${key}`] = text;
   }
@@ -122,17 +138,46 @@ async function writeLayer(
   const stages: NodeJS.ReadWriteStream[] = [tarHash];
   if (options.compressed) stages.push(zlib.createGzip({ level: options.gzipLevel ?? 6 }));
   stages.push(blobHash);
-  const writer = createTarWriter(stages, createWriteStream(tmpPath));
-  const clamp = group.mtimeClamp;
+  const writer = createTarWriter(stages, createWriteStream(tmpPath, { flags: 'wx' }));
+  try {
+    await writeEntries(writer, entries, group.mtimeClamp);
+    await writer.finish();
+  } catch (e) {
+    // Source files are named by the tar writer; what is left is the scratch file (a full disk).
+    if (!(e instanceof UserError) && isFsError(e)) throw new UserError(`${tmpPath}: cannot write scratch file: ${fsProblem(e)}`);
+    throw e;
+  }
+  const digest = `sha256:${blobHash.hash.digest('hex')}`;
+  await rename(tmpPath, blobPath(layoutDir, digest));
+  return {
+    name: group.name,
+    digest,
+    diffId: `sha256:${tarHash.hash.digest('hex')}`,
+    size: blobHash.bytes,
+    mediaType: options.compressed ? MEDIA_TYPE_LAYER_GZIP : MEDIA_TYPE_LAYER,
+    stability: group.stability,
+    fileCount: entries.length,
+  };
+}
+
+/** ustar's 11 octal digits: the latest mtime a layer header holds (year 2242). */
+const MAX_TAR_MTIME = 0o77777777777;
+
+async function writeEntries(writer: TarWriter, entries: FileInfo[], clamp: number): Promise<void> {
   const firstNameOfInode = new Map<string, string>();
   for (const info of entries) {
     const name = info.path.slice(1);
+    if (info.uid > MAX_ID || info.gid > MAX_ID) {
+      throw new UserError(
+        `${quote(info.path)}: owner ${info.uid}:${info.gid} is above ${MAX_ID}, the largest id a layer written by this tool holds`,
+      );
+    }
     const header: HeaderArgument = {
       name: info.type === 'directory' ? `${name}/` : name,
       mode: info.mode,
       uid: info.uid,
       gid: info.gid,
-      mtime: new Date(Math.max(0, Math.min(info.mtime, clamp)) * 1000),
+      mtime: new Date(Math.max(0, Math.min(info.mtime, clamp, MAX_TAR_MTIME)) * 1000),
       pax: paxFor(info),
     };
     if (info.type === 'directory') {
@@ -151,18 +196,6 @@ async function writeLayer(
       await writer.add({ ...header, type: 'file', size: info.size }, source);
     }
   }
-  await writer.finish();
-  const digest = `sha256:${blobHash.hash.digest('hex')}`;
-  await rename(tmpPath, blobPath(layoutDir, digest));
-  return {
-    name: group.name,
-    digest,
-    diffId: `sha256:${tarHash.hash.digest('hex')}`,
-    size: blobHash.bytes,
-    mediaType: options.compressed ? MEDIA_TYPE_LAYER_GZIP : MEDIA_TYPE_LAYER,
-    stability: group.stability,
-    fileCount: entries.length,
-  };
 }
 
 async function writeBlob(layoutDir: string, bytes: string): Promise<{ digest: string; size: number }> {
@@ -182,7 +215,7 @@ export async function buildLayout(
   const layers: BuiltLayer[] = [];
   const nonEmpty = groups.filter((g) => g.components.some((c) => c.paths.length > 0));
   for (const [i, group] of nonEmpty.entries()) {
-    progress(`oci_build: layer ${i + 1}/${nonEmpty.length} (${group.name.slice(0, 60)})`);
+    progress(`oci_build: layer ${i + 1}/${nonEmpty.length} (${escapeControl(group.name.slice(0, 60))})`);
     layers.push(await writeLayer(files, group, layoutDir, join(options.workDir, `layer-${i}.tmp`), options));
   }
 
@@ -246,7 +279,8 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
   const partial = `${output}.partial-${process.pid}`;
   trackPending(partial);
   try {
-    const writer = createTarWriter([], createWriteStream(partial));
+    // 'wx': never open something already there (a FIFO planted at that name would block the open).
+    const writer = createTarWriter([], createWriteStream(partial, { flags: 'wx' }));
     const norm = { mode: 0o644, uid: 0, gid: 0, mtime: new Date(0) };
     await writer.add({ ...norm, name: 'blobs/', type: 'directory', mode: 0o755 });
     await writer.add({ ...norm, name: 'blobs/sha256/', type: 'directory', mode: 0o755 });
@@ -264,6 +298,7 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
     await removeQuietly(partial); // nothing left at that name: just forget it
   } catch (e) {
     await removeQuietly(partial);
+    if (!(e instanceof UserError) && isFsError(e)) throw new UserError(`${output}: cannot write the archive: ${fsProblem(e)}`);
     throw e;
   }
 }

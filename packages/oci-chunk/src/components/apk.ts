@@ -6,7 +6,9 @@
  */
 import type { FileMap } from '../types.ts';
 import { ClaimTable } from './claims.ts';
-import { findImageFile, readImageLines, resolveInImage } from './image-fs.ts';
+import { MAX_PACKAGES, MAX_PATH_BYTES } from '../limits.ts';
+import { UserError, quote } from '../util.ts';
+import { ImagePaths, readImageLines } from './image-fs.ts';
 import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
 import { NO_CHANGE_STABILITY } from './stability.ts';
 
@@ -22,7 +24,8 @@ export interface ApkPackage {
 /**
  * Packages from an installed database: blank-line separated stanzas of `X:value` lines. `F:` sets
  * the current folder (relative to the root), `R:` names a file in it (in the root before any `F:`).
- * A line not of the `X:value` form, or a stanza without `P:`, throws an error naming the file and line.
+ * A line not of the `X:value` form, a stanza without `P:`, a listed path longer than PATH_MAX or
+ * more than MAX_PACKAGES packages throws a UserError naming the file and line.
  */
 export async function readApkInstalled(lines: AsyncIterable<string>, where: string): Promise<ApkPackage[]> {
   const packages: ApkPackage[] = [];
@@ -34,7 +37,8 @@ export async function readApkInstalled(lines: AsyncIterable<string>, where: stri
   let lineNo = 0;
   const finish = (): void => {
     if (start === 0) return;
-    if (name === '') throw new Error(`${where}:${start}: package stanza without a P: line`);
+    if (name === '') throw new UserError(`${where}:${start}: package stanza without a P: line`);
+    if (packages.length >= MAX_PACKAGES) throw new UserError(`${where}: more than ${MAX_PACKAGES} installed packages`);
     packages.push({ name, component: origin || name, paths });
     name = origin = folder = '';
     paths = [];
@@ -47,7 +51,7 @@ export async function readApkInstalled(lines: AsyncIterable<string>, where: stri
       continue;
     }
     if (line.length < 2 || line[1] !== ':' || !/^[A-Za-z]$/.test(line[0] as string)) {
-      throw new Error(`${where}:${lineNo}: expected "X:value", got "${line.slice(0, 60)}"`);
+      throw new UserError(`${where}:${lineNo}: expected "X:value", got ${quote(line, 60)}`);
     }
     if (start === 0) start = lineNo;
     const value = line.slice(2);
@@ -59,11 +63,11 @@ export async function readApkInstalled(lines: AsyncIterable<string>, where: stri
         origin = value;
         break;
       case 'F':
-        folder = value.replace(/^\/+|\/+$/g, '');
-        if (folder !== '') paths.push(`/${folder}`);
+        folder = trimSlashes(value);
+        if (folder !== '') paths.push(checkedPath(`/${folder}`, where, lineNo));
         break;
       case 'R':
-        paths.push(folder === '' ? `/${value}` : `/${folder}/${value}`);
+        paths.push(checkedPath(folder === '' ? `/${value}` : `/${folder}/${value}`, where, lineNo));
         break;
       default:
         break;
@@ -73,14 +77,30 @@ export async function readApkInstalled(lines: AsyncIterable<string>, where: stri
   return packages;
 }
 
+/** `value` without leading and trailing slashes (a loop: /\/+$/ backtracks quadratically on long runs). */
+function trimSlashes(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && value[start] === '/') start++;
+  while (end > start && value[end - 1] === '/') end--;
+  return value.slice(start, end);
+}
+
+function checkedPath(path: string, where: string, lineNo: number): string {
+  if (path.length > MAX_PATH_BYTES || Buffer.byteLength(path) > MAX_PATH_BYTES) {
+    throw new UserError(`${where}:${lineNo}: a path longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
+  }
+  return path;
+}
+
 /** The apk repository for `files`, or undefined when the image has no apk database. */
-export async function loadApkRepository(files: FileMap): Promise<Repository | undefined> {
-  const installed = findImageFile(files, APK_INSTALLED);
+export async function loadApkRepository(files: FileMap, paths = new ImagePaths(files)): Promise<Repository | undefined> {
+  const installed = paths.findFile(APK_INSTALLED);
   if (installed === undefined) return undefined;
   const claims = new ClaimTable();
   for (const pkg of await readApkInstalled(readImageLines(installed), APK_INSTALLED)) {
     for (const listed of pkg.paths) {
-      const path = resolveInImage(files, listed, false);
+      const path = paths.resolve(listed, false);
       if (path !== undefined && files.has(path)) claims.add(path, pkg.component);
     }
   }

@@ -9,12 +9,18 @@ import type { FileMap } from '../types.ts';
 import { ClaimTable } from './claims.ts';
 import { parseTrailerDate } from './changelog.ts';
 import { readStanzas } from './deb822.ts';
-import { findImageFile, readImageLines, resolveInImage } from './image-fs.ts';
+import { MAX_CHANGELOG_TOTAL_BYTES, MAX_PACKAGES, MAX_PATH_BYTES } from '../limits.ts';
+import { UserError, quote } from '../util.ts';
+import { ImagePaths, readImageLines, type ReadBudget } from './image-fs.ts';
 import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
 import { changeStability } from './stability.ts';
 
 export const DPKG_STATUS = '/var/lib/dpkg/status';
 export const DPKG_INFO_DIR = '/var/lib/dpkg/info';
+
+/** Debian policy allows lower case only; upper case is tolerated (old databases have it). */
+const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+.~_-]{0,254}$/;
+const ARCHITECTURE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 export interface DpkgPackage {
   /** Binary package name. */
@@ -27,27 +33,37 @@ export interface DpkgPackage {
 
 /**
  * Installed packages from a status file, in file order. A stanza is installed when the third word
- * of `Status:` is `installed`; stanzas without `Status:` are not. A stanza without `Package:`, or
- * any malformed line, throws an error naming the file and line.
+ * of `Status:` is `installed`; stanzas without `Status:` are not. A stanza without `Package:`, a
+ * package, source or architecture name dpkg would not accept (they become paths and layer names),
+ * more than MAX_PACKAGES packages, or any malformed line, throws a UserError naming the file and line.
  */
 export async function readDpkgStatus(lines: AsyncIterable<string>, where: string): Promise<DpkgPackage[]> {
   const packages: DpkgPackage[] = [];
   for await (const stanza of readStanzas(lines, where)) {
     const name = stanza.fields.get('package');
     if (name === undefined || name === '') {
-      throw new Error(`${where}:${stanza.line}: stanza without a Package field`);
+      throw new UserError(`${where}:${stanza.line}: stanza without a Package field`);
     }
     const status = (stanza.fields.get('status') ?? '').split(/\s+/);
     if (status[2] !== 'installed') continue;
     const source = (stanza.fields.get('source') ?? '').split(/\s+/)[0] ?? '';
-    packages.push({ name, arch: stanza.fields.get('architecture') ?? '', component: source || name });
+    const arch = stanza.fields.get('architecture') ?? '';
+    for (const [what, value, pattern] of [
+      ['package', name, PACKAGE_NAME],
+      ['source package', source, PACKAGE_NAME],
+      ['architecture', arch, ARCHITECTURE],
+    ] as const) {
+      if (value !== '' && !pattern.test(value)) throw new UserError(`${where}:${stanza.line}: invalid ${what} name ${quote(value, 60)}`);
+    }
+    if (packages.length >= MAX_PACKAGES) throw new UserError(`${where}: more than ${MAX_PACKAGES} installed packages`);
+    packages.push({ name, arch, component: source || name });
   }
   return packages;
 }
 
 /** The dpkg repository for `files`, or undefined when the image has no dpkg status file. */
-export async function loadDpkgRepository(files: FileMap): Promise<Repository | undefined> {
-  const statusFile = findImageFile(files, DPKG_STATUS);
+export async function loadDpkgRepository(files: FileMap, paths = new ImagePaths(files)): Promise<Repository | undefined> {
+  const statusFile = paths.findFile(DPKG_STATUS);
   if (statusFile === undefined) return undefined;
   const packages = await readDpkgStatus(readImageLines(statusFile), DPKG_STATUS);
 
@@ -59,13 +75,18 @@ export async function loadDpkgRepository(files: FileMap): Promise<Repository | u
     if (pkg.arch !== '') byInfoName.set(`${pkg.name}:${pkg.arch}`, pkg.component);
     const candidates = pkg.arch === '' ? [pkg.name] : [`${pkg.name}:${pkg.arch}`, pkg.name];
     for (const base of candidates) {
-      const list = findImageFile(files, `${DPKG_INFO_DIR}/${base}.list`);
+      const list = paths.findFile(`${DPKG_INFO_DIR}/${base}.list`);
       if (list === undefined) continue;
+      let lineNo = 0;
       for await (const line of readImageLines(list)) {
+        lineNo++;
         // Listed paths absent from the map (the root `/.`, pruned paths, paths removed by a later
         // layer) are ignored.
         if (line === '') continue;
-        const path = resolveInImage(files, line, false);
+        if (line.length > MAX_PATH_BYTES || Buffer.byteLength(line) > MAX_PATH_BYTES) {
+          throw new UserError(`${list.path}:${lineNo}: a path longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
+        }
+        const path = paths.resolve(line, false);
         if (path !== undefined && files.has(path)) claims.add(path, pkg.component);
       }
       break;
@@ -86,17 +107,18 @@ export async function loadDpkgRepository(files: FileMap): Promise<Repository | u
   const dates = new Map<string, number[]>();
   let newest: number | undefined;
   const readChangelogs = new Set<string>();
+  const budget: ReadBudget = { left: MAX_CHANGELOG_TOTAL_BYTES, what: `changelogs together (${MAX_CHANGELOG_TOTAL_BYTES} bytes at most)` };
   for (const pkg of packages) {
     for (const name of ['changelog.Debian.gz', 'changelog.gz']) {
       const where = `/usr/share/doc/${pkg.name}/${name}`;
-      const changelog = findImageFile(files, where);
+      const changelog = paths.findFile(where);
       if (changelog === undefined) continue;
       // Packages built from one source often share one doc directory through a symlink.
       if (!readChangelogs.has(changelog.path)) {
         readChangelogs.add(changelog.path);
         let list = dates.get(pkg.component);
         if (list === undefined) dates.set(pkg.component, (list = []));
-        for await (const line of readImageLines(changelog, { gunzip: true })) {
+        for await (const line of readImageLines(changelog, { gunzip: true, budget })) {
           const t = parseTrailerDate(line);
           if (t === undefined) continue;
           list.push(t);

@@ -2,95 +2,276 @@
  * Reading the image's own files (package databases, changelogs) through a FileMap: path resolution
  * inside the image (symlinks followed within the map, never on the host) and streaming line reads.
  */
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { MAX_DATABASE_BYTES, MAX_LINE_CHARS, MAX_PATH_BYTES, MAX_SYMLINK_HOPS } from '../limits.ts';
 import type { FileInfo, FileMap } from '../types.ts';
-
-/** Symlink hops allowed while resolving one path (Linux uses 40 as well). */
-const MAX_SYMLINK_HOPS = 40;
-/** Longest line accepted from a database file or changelog; longer means the file is not text. */
-const MAX_LINE_CHARS = 1 << 20;
+import { UserError, escapeControl, quote } from '../util.ts';
 
 function splitPath(path: string): string[] {
   return path.split('/').filter((c) => c !== '' && c !== '.');
 }
 
+interface PathNode {
+  /** Absolute path ('/' for the root). */
+  path: string;
+  info: FileInfo | undefined;
+  parent: PathNode | undefined;
+  children: Map<string, PathNode> | undefined;
+}
+
+/** Where following a symlink (or a whole path) leads: the deepest existing node, then names that do not exist. */
+interface Resolved {
+  node: PathNode;
+  missing: readonly string[];
+  hops: number;
+}
+
+/** A resolution in progress: one per symlink being followed, plus the path asked for. */
+interface Frame {
+  link: PathNode | undefined;
+  node: PathNode;
+  missing: string[];
+  parts: string[];
+  next: number;
+  hops: number;
+  followLast: boolean;
+}
+
+const BUSY = 'busy';
+
 /**
- * Resolves `path` inside the image: symlinked ancestors are replaced by their targets (relative
- * targets against their directory, absolute ones against the image root, `..` never above the
- * root); the last component is followed too when `followLast`. Returns the normalised path, which
- * may not exist in the map, or undefined for a symlink loop.
+ * Path resolution inside an image, in time linear in the path: each directory's children are
+ * indexed, so a step costs one lookup of a name (not of the whole prefix), and where each symlink
+ * leads is computed once and remembered (with the hops it takes, so the 40-hop limit holds exactly
+ * as if every link were followed anew). Symlink chains are followed with an explicit stack: no depth
+ * of chain can overflow the call stack.
+ */
+export class ImagePaths {
+  readonly #root: PathNode = { path: '/', info: undefined, parent: undefined, children: undefined };
+  readonly #memo = new Map<PathNode, Resolved | null | typeof BUSY>();
+
+  constructor(files: FileMap) {
+    const byPath = new Map<string, PathNode>([['/', this.#root]]);
+    const add = (path: string, info: FileInfo | undefined, parent: PathNode): PathNode => {
+      const node: PathNode = { path, info, parent, children: undefined };
+      (parent.children ??= new Map()).set(path.slice(path.lastIndexOf('/') + 1), node);
+      byPath.set(path, node);
+      return node;
+    };
+    for (const info of files.values()) {
+      const path = info.path;
+      const known = byPath.get(path);
+      if (known) {
+        known.info = info;
+        continue;
+      }
+      const slash = path.lastIndexOf('/');
+      const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
+      let parent = byPath.get(parentPath);
+      if (!parent) {
+        // Missing ancestors (hand-made maps) get nodes without info, so their children stay reachable.
+        const chain: string[] = [];
+        let p = parentPath;
+        while (!byPath.has(p)) {
+          chain.push(p);
+          const at = p.lastIndexOf('/');
+          p = at <= 0 ? '/' : p.slice(0, at);
+        }
+        let ancestor = byPath.get(p) as PathNode;
+        for (let i = chain.length - 1; i >= 0; i--) ancestor = add(chain[i] as string, undefined, ancestor);
+        parent = ancestor;
+      }
+      add(path, info, parent);
+    }
+  }
+
+  /**
+   * Resolves `path`: symlinked ancestors are replaced by their targets (relative targets against
+   * their directory, absolute ones against the image root, `..` never above the root); the last
+   * component is followed too when `followLast`. Returns the normalised path, which may not exist
+   * in the map, or undefined for a symlink loop or more than 40 hops. Throws a UserError for a path
+   * longer than PATH_MAX.
+   */
+  resolve(path: string, followLast: boolean): string | undefined {
+    if (path.length > MAX_PATH_BYTES || Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
+      throw new UserError(`path ${quote(path, 60)} is longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
+    }
+    const result = this.#run({ link: undefined, node: this.#root, missing: [], parts: splitPath(path), next: 0, hops: 0, followLast });
+    if (result === null) return undefined;
+    const base = result.node.path;
+    if (result.missing.length === 0) return base;
+    return `${base === '/' ? '' : base}/${result.missing.join('/')}`;
+  }
+
+  /** The regular file at `path` (symlinks followed), or undefined when there is none. */
+  findFile(path: string): FileInfo | undefined {
+    const resolved = this.resolve(path, true);
+    if (resolved === undefined) return undefined;
+    const info = this.#lookup(resolved)?.info;
+    return info?.type === 'file' ? info : undefined;
+  }
+
+  #lookup(path: string): PathNode | undefined {
+    let node: PathNode | undefined = this.#root;
+    for (const part of splitPath(path)) {
+      node = node.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  #frameFor(link: PathNode): Frame {
+    const target = (link.info as FileInfo).linkTarget;
+    return {
+      link,
+      node: target.startsWith('/') ? this.#root : (link.parent ?? this.#root),
+      missing: [],
+      parts: splitPath(target),
+      next: 0,
+      hops: 1,
+      followLast: true,
+    };
+  }
+
+  #run(top: Frame): Resolved | null {
+    const stack: Frame[] = [top];
+    /** Result of the frame just finished, for the one below it; undefined when none finished. */
+    let returned: Resolved | null | undefined;
+    const finish = (frame: Frame, result: Resolved | null) => {
+      if (frame.link) this.#memo.set(frame.link, result);
+      stack.pop();
+      returned = result;
+    };
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1] as Frame;
+      if (returned !== undefined) {
+        const r = returned;
+        returned = undefined;
+        if (r === null || f.hops + r.hops > MAX_SYMLINK_HOPS) {
+          finish(f, null);
+          continue;
+        }
+        f.hops += r.hops;
+        f.node = r.node;
+        f.missing = r.missing.slice();
+      }
+      let descended = false;
+      let failed = false;
+      while (f.next < f.parts.length) {
+        const part = f.parts[f.next++] as string;
+        if (part === '..') {
+          if (f.missing.length > 0) f.missing.pop();
+          else f.node = f.node.parent ?? this.#root;
+          continue;
+        }
+        const child = f.missing.length > 0 ? undefined : f.node.children?.get(part);
+        if (!child) {
+          f.missing.push(part);
+          continue;
+        }
+        if (child.info?.type !== 'symlink' || (f.next === f.parts.length && !f.followLast)) {
+          f.node = child;
+          continue;
+        }
+        const known = this.#memo.get(child);
+        if (known === BUSY || known === null || (known !== undefined && f.hops + known.hops > MAX_SYMLINK_HOPS)) {
+          failed = true; // a loop (the link is being followed further down the stack), or too many hops
+          break;
+        }
+        if (known !== undefined) {
+          f.hops += known.hops;
+          f.node = known.node;
+          f.missing = known.missing.slice();
+          continue;
+        }
+        this.#memo.set(child, BUSY);
+        stack.push(this.#frameFor(child));
+        descended = true;
+        break;
+      }
+      if (failed) finish(f, null);
+      else if (!descended) finish(f, { node: f.node, missing: f.missing, hops: f.hops });
+    }
+    return returned ?? null;
+  }
+}
+
+/**
+ * Resolves `path` inside the image (see ImagePaths.resolve). Builds an index of `files` each call:
+ * phases resolving many paths keep one ImagePaths instead.
  *
  * Needed because package file lists name paths as the package manager wrote them: on a merged-/usr
  * Debian, `/bin/ls` in a `.list` file is `/usr/bin/ls` in the map because `/bin` is a symlink.
  */
 export function resolveInImage(files: FileMap, path: string, followLast: boolean): string | undefined {
-  let pending = splitPath(path);
-  let out: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const component = pending.shift() as string;
-    if (component === '..') {
-      out.pop();
-      continue;
-    }
-    out.push(component);
-    if (pending.length === 0 && !followLast) break;
-    const info = files.get('/' + out.join('/'));
-    if (info?.type === 'symlink') {
-      if (++hops > MAX_SYMLINK_HOPS) return undefined;
-      out.pop();
-      if (info.linkTarget.startsWith('/')) out = [];
-      pending = [...splitPath(info.linkTarget), ...pending];
-    }
-  }
-  return '/' + out.join('/');
+  return new ImagePaths(files).resolve(path, followLast);
 }
 
-/** The regular file at `path` (symlinks followed), or undefined when there is none. */
-export function findImageFile(files: FileMap, path: string): FileInfo | undefined {
-  const resolved = resolveInImage(files, path, true);
-  if (resolved === undefined) return undefined;
-  const info = files.get(resolved);
-  return info?.type === 'file' ? info : undefined;
+/** Bytes left for a group of reads (all changelogs of an image). */
+export interface ReadBudget {
+  left: number;
+  what: string;
 }
 
 /**
  * Lines of an image file, streamed (the file is never held whole), `\n` or `\r\n` separated, decoded
- * as UTF-8. `gunzip` decompresses on the way. Errors name the image path.
+ * as UTF-8. `gunzip` decompresses on the way. The file is read up to the size the scan recorded and
+ * no further (opened O_NONBLOCK: a FIFO swapped in fails at once instead of blocking; a device or a
+ * growing file cannot give more than that size; a shorter file is an error). Files above
+ * MAX_DATABASE_BYTES (before or after decompression), lines above MAX_LINE_CHARS and reads beyond
+ * `budget` are refused. Errors are UserErrors naming the image path.
  */
-export async function* readImageLines(info: FileInfo, options: { gunzip?: boolean } = {}): AsyncGenerator<string, void, undefined> {
-  const where = info.path;
-  if (info.content.kind === 'none') {
-    if (info.size !== 0) throw new Error(`${where}: no content source for a file of ${info.size} bytes`);
+export async function* readImageLines(
+  info: FileInfo,
+  options: { gunzip?: boolean; budget?: ReadBudget } = {},
+): AsyncGenerator<string, void, undefined> {
+  const where = escapeControl(info.path);
+  const gz = options.gunzip === true;
+  if (info.content.kind === 'none' || info.size === 0) {
+    if (info.size !== 0) throw new UserError(`${where}: no content source for a file of ${info.size} bytes`);
     return;
   }
-  const source = createReadStream(info.content.path);
-  let stream: Readable = source;
-  if (options.gunzip === true) {
-    const gunzip = createGunzip();
-    // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
-    pipeline(source, gunzip, () => {});
-    stream = gunzip;
+  if (info.size > MAX_DATABASE_BYTES) {
+    throw new UserError(`${where}: ${info.size} bytes is more than the ${MAX_DATABASE_BYTES} read from one database file`);
   }
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
+  // No fstat here (it costs a Stats object per file, and this runs for every .list): the read is
+  // bounded by `end` and checked against the recorded size below, which is what the type check buys.
+  // fs.open takes numeric flags (the types only list strings).
+  const flags = (fsConstants.O_RDONLY | fsConstants.O_NONBLOCK) as unknown as string;
+  const source = createReadStream(info.content.path, { flags, start: 0, end: info.size - 1 });
+  let stream: Readable = source;
   try {
+    if (gz) {
+      const gunzip = createGunzip();
+      // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
+      pipeline(source, gunzip, () => {});
+      stream = gunzip;
+    }
+    const decoder = new StringDecoder('utf8');
+    let carry = '';
+    let bytes = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (gz && bytes > MAX_DATABASE_BYTES) throw new Error(`decompresses to more than ${MAX_DATABASE_BYTES} bytes`);
+      if (options.budget) {
+        options.budget.left -= chunk.length;
+        if (options.budget.left < 0) throw new Error(`${options.budget.what} take more than their limit`);
+      }
       const lines = (carry + decoder.write(chunk)).split('\n');
       carry = lines.pop() as string;
       if (carry.length > MAX_LINE_CHARS) throw new Error(`a line longer than ${MAX_LINE_CHARS} characters`);
       for (const line of lines) yield stripCr(line);
     }
+    if (source.bytesRead < info.size) throw new Error(`the file shrank from ${info.size} to ${source.bytesRead} bytes since the scan`);
     carry += decoder.end();
     if (carry !== '') yield stripCr(carry);
   } catch (error) {
+    if (error instanceof UserError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`${where}: cannot read${options.gunzip === true ? ' (gzip)' : ''}: ${message}`, {
-      cause: error,
-    });
+    throw new UserError(`${where}: cannot read${gz ? ' (gzip)' : ''}: ${message}`, { cause: error });
   } finally {
     stream.destroy();
     source.destroy();

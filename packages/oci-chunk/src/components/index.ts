@@ -11,6 +11,7 @@ import type { Component, FileMap } from '../types.ts';
 import { loadApkRepository } from './apk.ts';
 import { createBigFilesRepository, DEFAULT_BIG_FILE_THRESHOLD, inodeKey } from './bigfiles.ts';
 import { loadDpkgRepository } from './dpkg.ts';
+import { ImagePaths } from './image-fs.ts';
 import { compareCodePoints } from './order.ts';
 import type { Repository } from './repository.ts';
 import { loadXattrRepository } from './xattr.ts';
@@ -20,7 +21,7 @@ export { changeStability, intervalStability, parseUpdateInterval, NO_CHANGE_STAB
 export { parseTrailerDate } from './changelog.ts';
 export { readDpkgStatus } from './dpkg.ts';
 export { readApkInstalled } from './apk.ts';
-export { resolveInImage } from './image-fs.ts';
+export { ImagePaths, resolveInImage } from './image-fs.ts';
 export { compareCodePoints } from './order.ts';
 export { DEFAULT_BIG_FILE_THRESHOLD } from './bigfiles.ts';
 
@@ -57,10 +58,11 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
   }
   if (files.size === 0) return [];
 
+  const paths = new ImagePaths(files);
   const loaded = [
     loadXattrRepository(files),
-    await loadDpkgRepository(files),
-    await loadApkRepository(files),
+    await loadDpkgRepository(files, paths),
+    await loadApkRepository(files, paths),
     createBigFilesRepository(threshold),
   ];
   const repos = loaded

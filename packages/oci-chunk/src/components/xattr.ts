@@ -4,6 +4,7 @@
  * component is expected to change.
  */
 import type { FileMap } from '../types.ts';
+import { UserError, escapeControl, quote } from '../util.ts';
 import { NO_WEAK_CLAIMS, type ComponentMeta, type Repository } from './repository.ts';
 import { DEFAULT_UPDATE_INTERVAL, intervalStability, parseUpdateInterval } from './stability.ts';
 
@@ -12,7 +13,11 @@ export const INTERVAL_XATTR = 'user.update-interval';
 
 /** Xattr values are stored base64-encoded; tools often add a trailing NUL to text values. */
 function decodeXattr(value: string): string {
-  return Buffer.from(value, 'base64').toString('utf8').replace(/\0+$/, '').trim();
+  // A loop, not /\0+$/: that pattern backtracks quadratically over a long run of NULs inside a value.
+  const text = Buffer.from(value, 'base64').toString('utf8');
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0) end--;
+  return text.slice(0, end).trim();
 }
 
 function parentOf(path: string): string {
@@ -36,7 +41,7 @@ export function loadXattrRepository(files: FileMap): Repository {
     const raw = files.get(path)?.xattrs[COMPONENT_XATTR];
     if (raw === undefined) return undefined;
     const name = decodeXattr(raw);
-    if (name === '') throw new Error(`${path}: ${COMPONENT_XATTR} is empty`);
+    if (name === '') throw new UserError(`${escapeControl(path)}: ${COMPONENT_XATTR} is empty`);
     return name;
   };
   const componentOf = (path: string): string => {
@@ -69,8 +74,9 @@ export function loadXattrRepository(files: FileMap): Repository {
     const text = decodeXattr(rawInterval);
     const days = parseUpdateInterval(text);
     if (days === undefined) {
-      throw new Error(
-        `${path}: ${INTERVAL_XATTR} "${text}" is neither a positive number of days nor ` + 'daily/weekly/biweekly/monthly/quarterly/yearly',
+      throw new UserError(
+        `${escapeControl(path)}: ${INTERVAL_XATTR} ${quote(text, 60)} is neither a positive number of days nor ` +
+          'daily/weekly/biweekly/monthly/quarterly/yearly',
       );
     }
     intervals.set(name, Math.min(days, intervals.get(name) ?? Infinity));

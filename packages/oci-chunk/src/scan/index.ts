@@ -6,11 +6,12 @@ import { createWriteStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Header } from 'tar-stream';
-import { forEachLayerEntry, type OciImage } from '../archive/index.ts';
+import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
+import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
 import type { FileInfo, FileMap } from '../types.ts';
-import { UserError, imagePathFromEntryName, isSameOrBelow, parentPath, progress } from '../util.ts';
+import { UserError, fsProblem, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
+import { LayerTree } from './tree.ts';
 import { checkXattr, keepXattr, readTreeXattrs } from './xattrs.ts';
 
 export { parsePruneRules, isPruned, type PruneRule } from './prune.ts';
@@ -40,6 +41,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
       const hostPath = join(hostDir, name);
       const path = imageDir === '/' ? `/${name}` : `${imageDir}/${name}`;
       if (isPruned(path, prune)) continue;
+      if (out.length >= MAX_IMAGE_PATHS) throw new UserError(`${root}: more than ${MAX_IMAGE_PATHS} paths, more than this tool handles`);
       const st = await lstat(hostPath, { bigint: true });
       const base = {
         path,
@@ -77,50 +79,53 @@ function countLinks(files: Iterable<FileInfo>): void {
   for (const f of list) f.nlink = counts.get(f.inode) ?? 1;
 }
 
-/** The kept xattrs of a PAX header, base64 values by name; a name or value no file could have is an error. */
-function xattrsFromPax(pax: unknown, where: string, path: string): Record<string, string> {
+/** The kept xattrs of an entry, base64 values by name; a name or value no file could have is an error. */
+function keptXattrs(xattrs: ReadonlyMap<string, Buffer>, where: string, path: string): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!pax || typeof pax !== 'object') return out;
-  const keys = Object.keys(pax)
-    .filter((k) => k.startsWith('SCHILY.xattr.'))
-    .sort();
-  for (const k of keys) {
-    const key = k.slice('SCHILY.xattr.'.length);
-    const value = Buffer.from(String((pax as Record<string, string>)[k]), 'utf8');
+  if (xattrs.size === 0) return out;
+  let listBytes = 0;
+  for (const [key, value] of [...xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     checkXattr(key, value.length, (problem) => {
-      throw new UserError(`${where}: "${path}": ${problem}`);
+      throw new UserError(`${where}: ${quote(path)}: ${problem}`);
     });
+    listBytes += Buffer.byteLength(key) + 1;
+    if (listBytes > MAX_XATTR_LIST_BYTES) {
+      throw new UserError(`${where}: ${quote(path)}: xattr names take more than ${MAX_XATTR_LIST_BYTES} bytes (Linux's XATTR_LIST_MAX)`);
+    }
+    // The value's bytes as written: binary values (file capabilities, IMA signatures) stay exact.
     if (keepXattr(key)) out[key] = value.toString('base64');
   }
   return out;
 }
 
+/** Linux uids and gids are 32-bit; (2^32 - 1) means "no change" and is no owner. */
+const MAX_LINUX_ID = 0xfffffffe;
+/** Seconds representable as a JavaScript Date (100,000,000 days either side of 1970). */
+const MAX_TIME_SECONDS = 8.64e12;
+
+function checkHeader(header: TarHeader, where: string, path: string): void {
+  for (const [what, value] of [
+    ['uid', header.uid],
+    ['gid', header.gid],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LINUX_ID) {
+      throw new UserError(`${where}: ${quote(path)}: ${what} ${value} is outside Linux's range`);
+    }
+  }
+  if (!Number.isSafeInteger(header.mtime) || Math.abs(header.mtime) > MAX_TIME_SECONDS) {
+    throw new UserError(`${where}: ${quote(path)}: mtime ${header.mtime} is out of range`);
+  }
+}
+
 /**
  * Applies the image's layers in order into one FileMap. Regular file contents are spooled to
- * `spoolDir` (one file each) so later phases can stream them.
+ * `spoolDir` (one file each) so later phases can stream them. Every layer operation costs what it
+ * touches (see LayerTree), so the scan is linear in the layers' entries.
  */
 export async function scanImage(image: OciImage, spoolDir: string, options: ScanOptions = {}): Promise<FileMap> {
   const prune = options.prune ?? [];
-  const files = new Map<string, FileInfo>();
-  /** Layer index each path was last written by: opaque markers only hide lower layers. */
-  const layerOf = new Map<string, number>();
+  const tree = new LayerTree(image.source);
   let spooled = 0;
-
-  const removeTree = (path: string, belowOnly: boolean, olderThan = Infinity) => {
-    const existing = files.get(path);
-    if (!belowOnly && existing && (layerOf.get(path) ?? 0) < olderThan) {
-      files.delete(path);
-      layerOf.delete(path);
-    }
-    if (belowOnly || existing?.type === 'directory') {
-      for (const p of [...files.keys()]) {
-        if (p !== path && isSameOrBelow(p, path) && (layerOf.get(p) ?? 0) < olderThan) {
-          files.delete(p);
-          layerOf.delete(p);
-        }
-      }
-    }
-  };
 
   const layers = image.manifest.layers.length;
   for (let i = 0; i < layers; i++) {
@@ -130,110 +135,130 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
     const ensureParents = (path: string) => {
       const missing: string[] = [];
       for (let p = parentPath(path); p !== '/'; p = parentPath(p)) {
-        const f = files.get(p);
+        const f = tree.get(p);
         if (f) {
-          if (f.type !== 'directory') throw new UserError(`${where}: "${path}" is below "${p}", which is a ${f.type}`);
+          if (f.type !== 'directory') throw new UserError(`${where}: ${quote(path)} is below ${quote(p)}, which is a ${f.type}`);
           break;
         }
         missing.push(p);
       }
       for (const p of missing.reverse()) {
-        files.set(p, {
-          path: p,
-          type: 'directory',
-          mode: 0o755,
-          size: 0,
-          uid: 0,
-          gid: 0,
-          mtime: 0,
-          inode: `L${i}:${p}`,
-          nlink: 1,
-          linkTarget: '',
-          xattrs: {},
-          content: { kind: 'none' },
-        });
-        layerOf.set(p, i);
+        tree.set(
+          {
+            path: p,
+            type: 'directory',
+            mode: 0o755,
+            size: 0,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            inode: `L${i}:${p}`,
+            nlink: 1,
+            linkTarget: '',
+            xattrs: {},
+            content: { kind: 'none' },
+          },
+          i,
+        );
       }
     };
 
-    await forEachLayerEntry(image, i, async (header: Header, body) => {
+    let entries = 0;
+    await forEachLayerEntry(image, i, async ({ header, body }) => {
+      entries++;
       const path = imagePathFromEntryName(header.name, where);
-      const drain = async () => {
-        for await (const _ of body) void _;
-      };
-      if (path === '/') return drain();
+      if (path === '/') return;
       const slash = path.lastIndexOf('/');
       const base = path.slice(slash + 1);
       const dir = parentPath(path);
       if (base === '.wh..wh..opq') {
-        removeTree(dir, true, i);
-        return drain();
+        tree.opaque(dir, i);
+        return;
       }
       if (base.startsWith('.wh.')) {
-        removeTree(dir === '/' ? `/${base.slice(4)}` : `${dir}/${base.slice(4)}`, false);
-        return drain();
+        const target = base.slice(4);
+        if (target === '' || target === '.' || target === '..' || target.startsWith('.wh.')) {
+          throw new UserError(`${where}: whiteout ${quote(path)} names no file`);
+        }
+        tree.remove(dir === '/' ? `/${target}` : `${dir}/${target}`);
+        return;
       }
-      if (isPruned(path, prune)) return drain();
+      if (isPruned(path, prune)) return;
+      if (header.type === 'unknown') {
+        throw new UserError(
+          `${where}: ${quote(path)} has tar entry type ${quote(header.typeflag)}, which is not a file, directory or link`,
+        );
+      }
+      if (header.type === 'character-device' || header.type === 'block-device' || header.type === 'fifo') {
+        if (options.skipSpecial) return;
+        throw new UserError(
+          `${where}: ${quote(path)} is a ${header.type}; devices, FIFOs and sockets are not supported (prune it or skip special files)`,
+        );
+      }
+      checkHeader(header, where, path);
 
       ensureParents(path);
-      const existing = files.get(path);
-      if (existing && !(existing.type === 'directory' && header.type === 'directory')) removeTree(path, false);
+      const existing = tree.get(path);
+      if (existing && !(existing.type === 'directory' && header.type === 'directory')) tree.remove(path);
 
       const common = {
         path,
         mode: header.mode & 0o7777,
         uid: header.uid,
         gid: header.gid,
-        mtime: Math.floor(header.mtime.getTime() / 1000),
-        inode: `L${i}:${path}`,
+        mtime: header.mtime,
+        // Unique per entry: a path replaced within a layer must not share an inode with the old one's links.
+        inode: `L${i}#${entries}:${path}`,
         nlink: 1,
-        xattrs: xattrsFromPax(header.pax, where, path),
+        xattrs: keptXattrs(header.xattrs, where, path),
       };
       switch (header.type) {
         case 'directory':
-          files.set(path, { ...common, type: 'directory', size: 0, linkTarget: '', content: { kind: 'none' } });
-          await drain();
+          tree.set({ ...common, type: 'directory', size: 0, linkTarget: '', content: { kind: 'none' } }, i);
           break;
-        case 'file':
-        case 'contiguous-file': {
+        case 'file': {
           let content: FileInfo['content'] = { kind: 'none' };
           if (header.size > 0) {
             const spoolPath = join(spoolDir, String(spooled++));
-            await pipeline(body, createWriteStream(spoolPath));
+            const sink = createWriteStream(spoolPath, { flags: 'wx' });
+            let sinkError: unknown;
+            sink.once('error', (e) => (sinkError = e));
+            try {
+              await pipeline(body, sink);
+            } catch (e) {
+              if (sinkError !== undefined) throw new UserError(`${spoolPath}: cannot write scratch file: ${fsProblem(sinkError)}`);
+              throw e;
+            }
             content = { kind: 'path', path: spoolPath };
-          } else {
-            await drain();
           }
-          files.set(path, { ...common, type: 'file', size: header.size, linkTarget: '', content });
+          tree.set({ ...common, type: 'file', size: header.size, linkTarget: '', content }, i);
           break;
         }
-        case 'symlink':
-          files.set(path, { ...common, type: 'symlink', size: 0, linkTarget: header.linkname ?? '', content: { kind: 'none' } });
-          await drain();
-          break;
-        case 'link': {
-          const targetPath = imagePathFromEntryName(header.linkname ?? '', where);
-          const target = files.get(targetPath);
-          if (!target || target.type !== 'file') {
-            throw new UserError(`${where}: hardlink "${path}" points to "${targetPath}", which is not a regular file in the image`);
-          }
-          // A hardlink shares everything with its target, including its xattrs.
-          files.set(path, { ...target, path });
-          await drain();
-          break;
-        }
-        default:
-          if (!options.skipSpecial) {
+        case 'symlink': {
+          const target = header.linkname;
+          if (target === '' || target.includes('\0') || Buffer.byteLength(target) > MAX_LINK_TARGET_BYTES) {
             throw new UserError(
-              `${where}: "${path}" is a ${header.type}; devices, FIFOs and sockets are not supported (prune it or skip special files)`,
+              `${where}: symlink ${quote(path)} has ${target === '' ? 'an empty target' : `a target ${quote(target, 60)} no Linux symlink can have (empty, NUL or over ${MAX_LINK_TARGET_BYTES} bytes)`}`,
             );
           }
-          await drain();
-          return;
+          tree.set({ ...common, type: 'symlink', size: 0, linkTarget: target, content: { kind: 'none' } }, i);
+          break;
+        }
+        case 'link': {
+          const targetPath = imagePathFromEntryName(header.linkname, where);
+          const target = tree.get(targetPath);
+          if (!target || target.type !== 'file') {
+            throw new UserError(
+              `${where}: hardlink ${quote(path)} points to ${quote(targetPath)}, which is not a regular file in the image`,
+            );
+          }
+          // A hardlink shares everything with its target, including its xattrs.
+          tree.set({ ...target, path }, i);
+          break;
+        }
       }
-      layerOf.set(path, i);
     });
   }
-  countLinks(files.values());
-  return sortedMap(files.values());
+  countLinks(tree.infos());
+  return sortedMap(tree.infos());
 }

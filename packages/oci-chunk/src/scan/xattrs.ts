@@ -40,6 +40,9 @@ export function checkXattr(name: string, valueBytes: number, fail: (problem: str
     fail(`xattr ${name} has a ${valueBytes}-byte value; Linux allows at most ${MAX_XATTR_VALUE_BYTES}`);
 }
 
+/** getfattr's dump of a whole tree is held in memory (one string): bounded well below V8's string limit. */
+const MAX_GETFATTR_OUTPUT = 256 * 1024 * 1024;
+
 let getfattrPresent: boolean | undefined;
 
 export async function hasGetfattr(): Promise<boolean> {
@@ -83,10 +86,12 @@ export async function readTreeXattrs(root: string): Promise<Map<string, Record<s
     execFile(
       'getfattr',
       ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', root],
-      { maxBuffer: 1024 * 1024 * 1024, encoding: 'utf8' },
+      { maxBuffer: MAX_GETFATTR_OUTPUT, encoding: 'utf8' },
       // getfattr exits 1 when some entries cannot be read; what it printed is still valid.
       (err, stdout) => {
-        if (err && !stdout) reject(new Error(`getfattr: ${err.message}`, { cause: err }));
+        if ((err as NodeJS.ErrnoException | null)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+          reject(new UserError(`${root}: the tree's xattrs take more than ${MAX_GETFATTR_OUTPUT} bytes of getfattr output`));
+        } else if (err && !stdout) reject(new UserError(`${root}: getfattr failed: ${err.message.split('\n')[0]}`, { cause: err }));
         else resolve(stdout);
       },
     );
