@@ -145,7 +145,7 @@ export function contextOf(before: readonly string[]): string {
 /** Vitest's runtime config in this worker (not public API: read defensively; the same on 4.1 and 5). */
 function workerConfig(): { testNamePattern?: unknown; sequence?: { shuffle?: unknown } } {
   const worker = (globalThis as { __vitest_worker__?: { config?: object } }).__vitest_worker__;
-  return (worker?.config ?? {}) as { testNamePattern?: unknown; sequence?: { shuffle?: unknown } };
+  return (worker?.config ?? {});
 }
 
 /** Whether the file uses `.only` (Vitest 5 says so on the file; 4.1 does not, so its source is read). */
@@ -267,7 +267,8 @@ export class WorkerRuntime {
   private wholeRun(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string } {
     const config = workerConfig();
     const file = task.file as (SuiteLike & { containsOnly?: boolean }) | undefined;
-    if (config.testNamePattern !== undefined && config.testNamePattern !== null && String(config.testNamePattern) !== '') {
+    const pattern = config.testNamePattern;
+    if ((pattern instanceof RegExp && pattern.source !== '(?:)') || (typeof pattern === 'string' && pattern !== '')) {
       return { wholeRun: false, partialBecause: 'the run was filtered by test name (-t)' };
     }
     const shuffle = config.sequence?.shuffle;
