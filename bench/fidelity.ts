@@ -5,7 +5,7 @@
  * beside it. Prints per phase the spread of bytes and counts over the reruns and the false failures;
  * then injects +2% allocation into each phase in turn and prints whether the gate caught it.
  *
- * Run: npm run bench:fidelity [-- --runs 30] [-- --modes bytes,counts] [-- --tolerance '{"percent":1}']
+ * Run: npm run bench:fidelity [-- --runs 30] [-- --modes default,counts] [-- --tolerance '{"percent":1}']
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const option = (flag: string, fallback: string): string => {
   return at === -1 ? fallback : (args[at + 1] ?? fallback);
 };
 const RUNS = Number(option('--runs', '30'));
-const MODES = option('--modes', 'bytes,counts').split(',');
+const MODES = option('--modes', 'default,counts').split(',');
 const TOLERANCE = option('--tolerance', '');
 const VITEST = option('--vitest', '5.1.1');
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -92,7 +92,7 @@ const CONFIG = `import { defineConfig } from 'vitest/config';
 import { allocTracker } from 'alloc-tracker/vitest';
 export default defineConfig({
   plugins: [allocTracker({
-    samplingInterval: Number(process.env.SAMPLING_INTERVAL),
+    counts: process.env.COUNTS === '1',
     outputFile: process.env.ALLOC_JSON,
     ...(process.env.TOLERANCE ? { tolerance: JSON.parse(process.env.TOLERANCE) } : {}),
   })],
@@ -129,7 +129,7 @@ function setUp(): string {
   return project;
 }
 
-function runVitest(project: string, interval: number, env: Record<string, string>): Run {
+function runVitest(project: string, counts: boolean, env: Record<string, string>): Run {
   const output = path.join(WORK, 'last.json');
   rmSync(output, { force: true });
   const result = spawnSync(process.execPath, [path.join(project, 'node_modules/vitest/vitest.mjs'), 'run'], {
@@ -139,7 +139,7 @@ function runVitest(project: string, interval: number, env: Record<string, string
       PATH: `${NODE_DIR}${path.delimiter}/usr/bin${path.delimiter}/bin`,
       HOME: process.env.HOME ?? project,
       NO_COLOR: '1',
-      SAMPLING_INTERVAL: String(interval),
+      COUNTS: counts ? '1' : '0',
       ALLOC_JSON: output,
       DATA_FILE: path.join(project, 'data.txt'),
       ...(TOLERANCE ? { TOLERANCE } : {}),
@@ -162,14 +162,14 @@ const project = setUp();
 const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 try {
   for (const mode of MODES) {
-    const interval = mode === 'counts' ? 1 : 0;
+    const counts = mode === 'counts';
     rmSync(path.join(project, 'baselines'), { recursive: true, force: true });
-    const record = runVitest(project, interval, { ALLOC_TRACKER_UPDATE: '1' });
+    const record = runVitest(project, counts, { ALLOC_TRACKER_UPDATE: '1' });
     if (record.exit !== 0) throw new Error(`recording run failed:\n${record.output.slice(-4000)}`);
     const figures = new Map<string, { bytes: number[]; count: number[]; failures: number }>();
     let failedRuns = 0;
     for (let run = 0; run < RUNS; run++) {
-      const result = runVitest(project, interval, { CI: 'true' });
+      const result = runVitest(project, counts, { CI: 'true' });
       if (result.exit !== 0) failedRuns++;
       for (const row of result.rows) {
         const entry = figures.get(row.phase) ?? { bytes: [], count: [], failures: 0 };
@@ -187,8 +187,8 @@ try {
     const caught = new Map<string, string>();
     for (const row of record.rows) {
       if (!row.current) continue;
-      const objects = Math.ceil(0.02 * Math.max(row.current.bytes / 40, interval === 1 ? row.current.count : 0)) + 1;
-      const result = runVitest(project, interval, { CI: 'true', INJECT: `${row.phase}:${objects}` });
+      const objects = Math.ceil(0.02 * Math.max(row.current.bytes / 40, counts ? row.current.count : 0)) + 1;
+      const result = runVitest(project, counts, { CI: 'true', INJECT: `${row.phase}:${objects}` });
       const hit = result.rows.find((r) => r.phase === row.phase);
       const others = result.rows.filter((r) => r.phase !== row.phase && r.status !== 'ok').map((r) => r.phase);
       caught.set(
@@ -200,12 +200,12 @@ try {
       phase,
       String(Math.round(f.bytes.reduce((a, b) => a + b, 0) / Math.max(1, f.bytes.length))),
       spread(f.bytes),
-      interval === 1 ? spread(f.count) : 'not measured',
+      counts ? spread(f.count) : 'not measured',
       String(f.failures),
       caught.get(phase) ?? '-',
     ]);
     console.log(
-      `\nMode ${mode} (samplingInterval ${interval}), ${RUNS} unchanged reruns with a CPU burner beside them; ` +
+      `\nMode ${mode} (${counts ? 'counts: true, sampler at interval 1' : 'plugin defaults: exact bytes, sites sampled every 4 KiB'}), ${RUNS} unchanged reruns with a CPU burner beside them; ` +
         `${failedRuns} runs failed. Tolerance: ${TOLERANCE || 'the plugin default'}\n`,
     );
     console.log(

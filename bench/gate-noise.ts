@@ -1,65 +1,179 @@
 /**
- * How much the repository's own allocation gate moves between identical runs: runs the gated test file
- * (test/oci/allocations.test.ts) N times through real Vitest (forks pool, --single-threaded workers),
- * reads each run's JSON report, and prints per test and phase the spread (max - min) of bytes and
- * count as a share of the mean, next to the default tolerance (5%, floors 16 KiB / 128).
- * Run: npm run bench:gate-noise [-- --runs N]
+ * The gate in the ways people run a suite: a fresh project (the packed package and Vitest installed
+ * with a real `npm install`) with three test files records its baselines in a whole run, then runs
+ * unchanged N times in each shape (whole run, one file, -t on a middle test, .only, shuffle with three
+ * seeds, isolate: false, two shards, coverage) in CI mode. Prints per shape the false failures, and
+ * what the gate compared; then makes one middle test's phase allocate 5% more and checks that a whole
+ * run catches it.
+ * Run: npm run bench:gate-noise [-- --runs 10]
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunReport } from '../src/report/baselines.ts';
 import { formatTable } from '../src/format/table.ts';
 
-const args = process.argv.slice(2);
-const at = args.indexOf('--runs');
-const RUNS = at === -1 ? 10 : Number(args[at + 1]);
-const root = fileURLToPath(new URL('..', import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), 'gate-noise-'));
+const at = process.argv.indexOf('--runs');
+const RUNS = at === -1 ? 10 : Number(process.argv[at + 1]);
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const WORK = path.join(REPO, '.work', 'gate-noise');
+const NODE_DIR = path.dirname(process.execPath);
+const npmCli = path.join(NODE_DIR, '../lib/node_modules/npm/bin/npm-cli.js');
+const npm = (cwd: string, args: string[]): string =>
+  execFileSync(existsSync(npmCli) ? process.execPath : 'npm', [...(existsSync(npmCli) ? [npmCli] : []), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
 
-const figures = new Map<string, { bytes: number[]; count: number[] }>();
-try {
-  for (let run = 0; run < RUNS; run++) {
-    const output = join(scratch, `run-${run}.json`);
-    // CI mode: compare, never write, so the committed baselines stay as they are.
-    const result = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', 'test/oci/allocations.test.ts'], {
-      cwd: root,
-      env: { ...process.env, CI: 'true', ALLOC_TRACKER_JSON: output },
-      encoding: 'utf8',
-    });
-    if (result.status !== 0) {
-      console.error(result.stdout, result.stderr);
-      throw new Error(`run ${run + 1} failed (exit ${result.status})`);
-    }
-    const report = JSON.parse(readFileSync(output, 'utf8')) as RunReport;
-    for (const file of report.files) {
-      for (const row of file.rows) {
-        if (!row.current) continue;
-        const key = `${row.test}\u0000${row.phase}`;
-        const entry = figures.get(key) ?? { bytes: [], count: [] };
-        entry.bytes.push(row.current.bytes);
-        entry.count.push(row.current.count);
-        figures.set(key, entry);
-      }
-    }
-  }
-} finally {
-  rmSync(scratch, { recursive: true, force: true });
+/** Phases of different kinds; GROW=<test name> makes that test's `build` phase allocate 5% more. */
+const WORK_SOURCE = `import { span } from 'alloc-tracker';
+import { readFile } from 'node:fs/promises';
+let keep: unknown;
+const grow = (test: string): number => (process.env.GROW === test ? 1.05 : 1);
+export function build(test: string, items: number): unknown[] {
+  return span('build', () => {
+    const out = [];
+    for (let i = 0; i < Math.round(items * grow(test)); i++) out.push({ id: i, name: 'item-' + (i % 100) });
+    return out;
+  });
+}
+export function encode(rows: unknown[]): string {
+  return span('encode', () => JSON.stringify(rows));
+}
+export async function load(file: string): Promise<number> {
+  return span('load', async () => (await readFile(file, 'utf8')).split('\\n').length);
+}
+export function hold(value: unknown): void { keep = value; }
+`;
+const testFile = (name: string, tests: string[], only?: string): string =>
+  `import { expect, it } from 'vitest';
+import { build, encode, load, hold } from '../src/work.ts';
+${tests
+  .map(
+    (t, i) => `it${t === only ? '.only' : ''}('${t}', async () => {
+  const rows = build('${name}/${t}', ${2000 + 700 * i});
+  hold(encode(rows));
+  expect(await load(process.env.DATA_FILE!)).toBeGreaterThan(0);
+});`,
+  )
+  .join('\n')}
+`;
+const FILES: Record<string, string[]> = {
+  alpha: ['a1', 'a2', 'a3', 'a4'],
+  beta: ['b1', 'b2', 'b3'],
+  gamma: ['g1', 'g2', 'g3'],
+};
+const config = (extra: string): string => `import { defineConfig } from 'vitest/config';
+import { allocTracker } from 'alloc-tracker/vitest';
+export default defineConfig({
+  plugins: [allocTracker({ outputFile: process.env.ALLOC_JSON })],
+  test: { ${extra} },
+});
+`;
+
+interface Row {
+  test: string;
+  phase: string;
+  status: string;
+}
+function setUp(): string {
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  console.log('packing the repository and installing it in a fresh project (real npm install)...');
+  const tarball = path.join(WORK, npm(REPO, ['pack', '--silent', '--pack-destination', WORK]).trim().split('\n').pop()!.trim());
+  const project = path.join(WORK, 'project');
+  mkdirSync(path.join(project, 'src'), { recursive: true });
+  mkdirSync(path.join(project, 'test'), { recursive: true });
+  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'gate-noise', private: true, type: 'module' }));
+  npm(project, ['install', '--prefer-offline', '--no-save', tarball, 'vitest@5.1.1', '@vitest/coverage-v8@5.1.1']);
+  writeFileSync(path.join(project, 'src/work.ts'), WORK_SOURCE);
+  for (const [name, tests] of Object.entries(FILES)) writeFileSync(path.join(project, `test/${name}.test.ts`), testFile(name, tests));
+  writeFileSync(path.join(project, 'data.txt'), Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n'));
+  writeFileSync(path.join(project, 'vitest.config.ts'), config(''));
+  return project;
 }
 
-const spread = (values: number[]): string => {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const width = Math.max(...values) - Math.min(...values);
-  return `${width} (${mean === 0 ? '0.00' : ((width / mean) * 100).toFixed(2)}%)`;
-};
-const rows = [...figures.entries()].map(([key, { bytes, count }]) => {
-  const [test = '', phase = ''] = key.split('\u0000');
-  return [test, phase, String(Math.round(bytes.reduce((a, b) => a + b, 0) / bytes.length)), spread(bytes), spread(count)];
-});
-console.log(`The repository's gate over ${RUNS} identical Vitest runs (node ${process.version})\n`);
+function run(project: string, args: string[], env: Record<string, string> = {}): { exit: number | null; rows: Row[]; output: string } {
+  const output = path.join(WORK, `run-${process.pid}.json`);
+  rmSync(output, { force: true });
+  const result = spawnSync(process.execPath, [path.join(project, 'node_modules/vitest/vitest.mjs'), 'run', ...args], {
+    cwd: project,
+    encoding: 'utf8',
+    env: {
+      PATH: `${NODE_DIR}${path.delimiter}/usr/bin${path.delimiter}/bin`,
+      HOME: process.env.HOME ?? project,
+      NO_COLOR: '1',
+      ALLOC_JSON: output,
+      DATA_FILE: path.join(project, 'data.txt'),
+      ...env,
+    },
+  });
+  const report = existsSync(output) ? (JSON.parse(readFileSync(output, 'utf8')) as { files: { rows: Row[] }[] }) : { files: [] };
+  return { exit: result.status, rows: report.files.flatMap((f) => f.rows), output: `${result.stdout}\n${result.stderr}` };
+}
+
+interface Shape {
+  name: string;
+  args: string[];
+  config?: string;
+  only?: boolean;
+}
+const SHAPES: Shape[] = [
+  { name: 'whole run', args: [] },
+  { name: 'one file', args: ['test/beta.test.ts'] },
+  { name: '-t on a middle test', args: ['-t', 'b2'] },
+  { name: '.only on a middle test', args: [], only: true },
+  { name: 'shuffle, seed 1', args: ['--sequence.shuffle', '--sequence.seed=1'] },
+  { name: 'shuffle, seed 2', args: ['--sequence.shuffle', '--sequence.seed=2'] },
+  { name: 'shuffle, seed 3', args: ['--sequence.shuffle', '--sequence.seed=3'] },
+  { name: 'isolate: false', args: [], config: 'isolate: false' },
+  { name: 'shard 1/2', args: ['--shard=1/2'] },
+  { name: 'shard 2/2', args: ['--shard=2/2'] },
+  { name: '--coverage', args: ['--coverage'] },
+];
+
+const project = setUp();
+const record = run(project, [], { ALLOC_TRACKER_UPDATE: '1' });
+if (record.exit !== 0) throw new Error(`recording run failed:\n${record.output.slice(-4000)}`);
+const rows: string[][] = [];
+for (const shape of SHAPES) {
+  writeFileSync(path.join(project, 'vitest.config.ts'), config(shape.config ?? ''));
+  if (shape.only) writeFileSync(path.join(project, 'test/beta.test.ts'), testFile('beta', FILES.beta!, 'b2'));
+  let falseFailures = 0;
+  const statuses = new Map<string, number>();
+  let example = '';
+  for (let i = 0; i < RUNS; i++) {
+    const result = run(project, shape.args, { CI: 'true' });
+    if (result.exit !== 0) {
+      falseFailures++;
+      example ||= result.output.split('\n').find((l) => l.includes('alloc-tracker')) ?? '';
+    }
+    for (const row of result.rows) statuses.set(row.status, (statuses.get(row.status) ?? 0) + 1);
+  }
+  writeFileSync(path.join(project, 'vitest.config.ts'), config(''));
+  if (shape.only) writeFileSync(path.join(project, 'test/beta.test.ts'), testFile('beta', FILES.beta!));
+  const perRun = [...statuses]
+    .sort()
+    .map(([status, n]) => `${n / RUNS} ${status}`)
+    .join(', ');
+  rows.push([shape.name, String(RUNS), String(falseFailures), perRun, example.slice(0, 80)]);
+  process.stdout.write(`\r${shape.name}: done     `);
+}
+process.stdout.write('\n');
+console.log(`\nThe gate over ${RUNS} unchanged CI runs per shape (three files, ten tests, phases build/encode/load)\n`);
 console.log(
-  formatTable(['Test', 'Phase', 'Mean bytes', 'Bytes spread', 'Count spread'], rows, ['left', 'left', 'right', 'right', 'right']),
+  formatTable(['Shape', 'Runs', 'False failures', 'Phases per run, by status', 'First failure'], rows, [
+    'left',
+    'right',
+    'right',
+    'left',
+    'left',
+  ]),
 );
-console.log('\nDefault tolerance: 5% of the baseline, or 16 KiB / 128 allocations, whichever is larger.');
+
+const grown = run(project, [], { CI: 'true', GROW: 'beta/b2' });
+const caught = grown.rows.find((r) => r.test === 'b2' && r.phase === 'build');
+console.log(
+  `\n+5% in the build phase of a middle test (beta > b2), whole run: ${grown.exit === 1 && caught?.status === 'regressed' ? 'caught' : `MISSED (exit ${grown.exit}, status ${caught?.status})`}`,
+);

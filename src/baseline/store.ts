@@ -329,8 +329,9 @@ export function metricsOf(
     iterations: number;
     countMethod: CountMethod;
     bytesMethod?: BytesMethod;
+    context?: string;
   },
-  context?: string,
+  context = record.context,
 ): BaselineMetrics {
   const metrics: BaselineMetrics = {
     bytes: record.bytes,
@@ -360,7 +361,7 @@ export function baselineFileToJSON(data: BaselineFile): BaselineFileJSON {
       const testPhases = envTests.get(test)!;
       for (const phase of [...testPhases.keys()].sort(byCodeUnit)) {
         const entry = testPhases.get(phase)!;
-        const m = metricsOf(entry, entry.context);
+        const m = metricsOf(entry);
         const sorted = Object.create(null) as Record<string, unknown>;
         for (const key of Object.keys(m).sort(byCodeUnit)) sorted[key] = m[key as keyof BaselineMetrics];
         phases[phase] = sorted as unknown as BaselineMetrics;

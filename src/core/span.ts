@@ -4,7 +4,7 @@ import { meter } from './meter.ts';
 import { runtime, type Scope } from './runtime.ts';
 import { registerHarnessFile } from './sampler.ts';
 import type { Session } from './session.ts';
-import type { PhaseRecord } from './types.ts';
+import type { MeasureOptions, PhaseRecord } from './types.ts';
 
 registerHarnessFile(import.meta.url);
 
@@ -220,4 +220,22 @@ export function phase(name: string): PhaseRecord {
 /** The session `span()` would record into right now, if any. */
 export function activeSession(): Session | null {
   return runtime.currentScope()?.session ?? null;
+}
+
+/**
+ * `Session.measure` on the active session: `measure(name, fn, { iterations, warmup, retained })` inside
+ * `Session.run`, after `Session.activate`, or in a test with the alloc-tracker Vitest plugin.
+ */
+export function measure(name: string, fn: () => Promise<unknown>, options?: MeasureOptions): Promise<PhaseRecord>;
+export function measure(name: string, fn: () => unknown, options?: MeasureOptions): PhaseRecord;
+export function measure(name: string, fn: () => unknown, options?: MeasureOptions): PhaseRecord | Promise<PhaseRecord> {
+  checkName(name, 'phase');
+  const scope = runtime.currentScope();
+  if (!scope) {
+    throw new Error(
+      `alloc-tracker: measure(${JSON.stringify(name)}, fn) needs an active session: call it inside ` +
+        'Session.run(), after Session.activate(), or in a test with the alloc-tracker Vitest plugin',
+    );
+  }
+  return scope.session.measure(name, fn, options);
 }

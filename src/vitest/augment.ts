@@ -20,6 +20,10 @@ declare global {
       toPeakBelow(limit: ByteLimit): void;
       /** Compares the phase record with its stored baseline, with optional per-call tolerance and metrics. */
       toMatchAllocationBaseline(options?: BaselineMatchOptions): void;
+      /** Passes when what the phase left behind (`retainedBytes`, reachable after full collections) is below `limit`. */
+      toRetainLessThan(limit: ByteLimit): void;
+      /** Passes when a repeated phase's live memory grows by less than `limit` per iteration (`growthBytesPerIteration`). */
+      toGrowLessThan(limit: ByteLimit): void;
     }
   }
 }
@@ -30,5 +34,7 @@ declare module 'vitest' {
     toAllocateFewerThan(count: number): void;
     toPeakBelow(limit: ByteLimit): void;
     toMatchAllocationBaseline(options?: BaselineMatchOptions): void;
+    toRetainLessThan(limit: ByteLimit): void;
+    toGrowLessThan(limit: ByteLimit): void;
   }
 }

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { VitestPluginContext } from 'vitest/node';
-import { requiredFlags } from '../core/environment.ts';
-import { validateMetrics, validateTolerance, DEFAULT_METRICS } from '../baseline/compare.ts';
+import { deterministicFlags } from '../core/environment.ts';
+import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
 import { AllocTrackerReporter } from './reporter.ts';
 import { PROVIDE_KEY, resolveMode, type AllocTrackerOptions, type WorkerSettings } from './settings.ts';
 import './augment.ts';
@@ -34,6 +34,9 @@ function setupFilePath(): string {
 
 const FORK_POOLS = new Set(['forks', 'vmForks']);
 
+/** Sampling interval for allocation sites when counts are off: about one sample per 4 KiB allocated. */
+const DEFAULT_SITES_INTERVAL = 4096;
+
 function validateOptions(options: AllocTrackerOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('alloc-tracker: allocTracker(options) takes an object');
   if (options.metrics !== undefined) validateMetrics(options.metrics, 'allocTracker({ metrics })');
@@ -56,7 +59,20 @@ function validateOptions(options: AllocTrackerOptions): void {
   if (options.mode !== undefined && !['local', 'update', 'ci'].includes(options.mode)) {
     throw new TypeError(`alloc-tracker: allocTracker({ mode }) must be 'local', 'update' or 'ci', got ${JSON.stringify(options.mode)}`);
   }
-  const interval = options.samplingInterval ?? 1;
+  for (const flag of ['counts', 'retained', 'pinTiers'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+      throw new TypeError(`alloc-tracker: allocTracker({ ${flag} }) must be true or false, got ${JSON.stringify(options[flag])}`);
+    }
+  }
+  if (
+    options.timeoutFactor !== undefined &&
+    (typeof options.timeoutFactor !== 'number' || !Number.isFinite(options.timeoutFactor) || options.timeoutFactor < 1)
+  ) {
+    throw new RangeError(
+      `alloc-tracker: allocTracker({ timeoutFactor }) must be a number >= 1, got ${JSON.stringify(options.timeoutFactor)}`,
+    );
+  }
+  const interval = options.samplingInterval ?? 0;
   if (!Number.isInteger(interval) || interval < 0) {
     throw new RangeError(`alloc-tracker: allocTracker({ samplingInterval }) must be a whole number >= 0, got ${String(interval)}`);
   }
@@ -78,7 +94,13 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
   const reporters = new WeakMap<object, AllocTrackerReporter>();
   const warned = new WeakSet<object>();
   const setupFile = setupFilePath();
-  const samplingInterval = options.samplingInterval ?? 1;
+  // Sites by default (cheap, and what failure messages and flame graphs show); exact counts when asked.
+  const samplingInterval = options.samplingInterval ?? (options.counts ? 1 : DEFAULT_SITES_INTERVAL);
+  const counting = samplingInterval === 1;
+  const metrics = options.metrics ?? (counting ? ['bytes', 'count'] : ['bytes']);
+  const retained = options.retained ?? metrics.includes('retainedBytes');
+  const timeoutFactor = options.timeoutFactor ?? (counting ? 10 : 3);
+  const flags = deterministicFlags({ pinTiers: options.pinTiers ?? false });
 
   return {
     name: 'alloc-tracker',
@@ -89,15 +111,22 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       const pool = String(config.pool ?? 'forks');
       const deterministicPool = FORK_POOLS.has(pool);
       if (deterministicPool) {
-        for (const flag of requiredFlags()) if (!config.execArgv.includes(flag)) config.execArgv.push(flag);
+        for (const flag of flags) if (!config.execArgv.includes(flag)) config.execArgv.push(flag);
       } else if (!warned.has(vitest)) {
         warned.add(vitest);
         vitest.logger.warn(
-          `alloc-tracker: the '${pool}' pool cannot give workers ${requiredFlags().join(' ')} ` +
-            '(V8 flags are rejected in worker threads), so allocation figures may vary run to run and ' +
-            "records are marked deterministic: false. Use pool: 'forks' (Vitest's default) for stable baselines.",
+          `alloc-tracker: the '${pool}' pool cannot give workers ${flags.join(' ')} ` +
+            '(V8 flags are rejected in worker threads), so allocation figures may vary run to run; they are ' +
+            "kept apart from forks-pool baselines. Use pool: 'forks' (Vitest's default) for stable baselines.",
         );
       }
+      // Measured tests are slower: raise the project's default timeouts so that measuring never turns a
+      // passing test into a timed-out one (an explicit per-test timeout is the user's to raise).
+      config.testTimeout = Math.round(config.testTimeout * timeoutFactor);
+      config.hookTimeout = Math.round(config.hookTimeout * timeoutFactor);
+      // Settings of this project that change figures go into the baseline key (see the README).
+      const keyTags: string[] = [];
+      if (pool !== 'forks') keyTags.push(pool);
       if (!config.setupFiles.includes(setupFile)) config.setupFiles.push(setupFile);
 
       const mode = resolveMode({
@@ -133,15 +162,18 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         root: config.root,
         baselineDir,
         profileDir,
-        metrics: [...(options.metrics ?? DEFAULT_METRICS)],
+        metrics: [...metrics],
         tolerance: { ...options.tolerance },
         overrides: (options.overrides ?? []).map((o) => ({ ...o })),
         auto: options.auto ?? true,
         include: [...(options.include ?? [])],
         samplingInterval,
         topSites: options.topSites ?? 10,
+        retained,
         deterministicPool,
         pool,
+        keyTags,
+        timeoutFactor,
         color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
       };
       project.provide(PROVIDE_KEY, settings);

@@ -60,6 +60,28 @@ function nondeterministicNote(record: PhaseRecord): string {
   return record.deterministic ? '' : '\n  note: this worker lacked --single-threaded; figures may vary run to run';
 }
 
+/** The record's retained figures, or an error saying how to get them. */
+function retainedOf(matcher: string, record: PhaseRecord, figure: 'retainedBytes' | 'growthBytesPerIteration'): number {
+  const value = record[figure];
+  if (value !== null) return value;
+  if (record.retainedProblem) throw new Error(`${matcher}: phase "${record.name}" has no retained figures: ${record.retainedProblem}`);
+  if (figure === 'growthBytesPerIteration' && record.retainedBytes !== null) {
+    throw new Error(
+      `${matcher}: phase "${record.name}" has no growth per iteration: growth comes from repetition, ` +
+        `measure it with Session.measure(name, fn, { iterations: 10, warmup: 2, retained: true }) (at least 3 iterations)`,
+    );
+  }
+  throw new Error(
+    `${matcher}: phase "${record.name}" was measured without retention: the plugin tracks it in test files that use ` +
+      'a retention matcher, or everywhere with allocTracker({ retained: true }); with a Session, pass { retained: true }',
+  );
+}
+
+function retainedSitesNote(record: PhaseRecord, root: string): string {
+  if (record.retainedSites.length === 0) return '';
+  return `\n  still allocated, by the site that allocated it:\n${formatSites(record.retainedSites, root).join('\n')}`;
+}
+
 function sitesNote(record: PhaseRecord, root: string): string {
   if (record.sites.length === 0) return '';
   return `\n  top allocation sites:\n${formatSites(record.sites, root).join('\n')}`;
@@ -102,6 +124,47 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
   }
 
   return {
+    /** What the phase left behind (reachable after full collections, per iteration) is below `limit`. */
+    toRetainLessThan(this: MatcherContext, actual: unknown, limit: number | string): MatcherResult {
+      const record = requireRecord('toRetainLessThan', actual);
+      const max = limitOf('toRetainLessThan', limit);
+      const value = retainedOf('toRetainLessThan', record, 'retainedBytes');
+      const pass = value < max;
+      return {
+        pass,
+        actual: value,
+        expected: max,
+        message: () =>
+          `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to leave behind less than ${formatBytes(max)} (${max} B)` +
+          `${record.iterations > 1 ? ' per iteration' : ''}, but ${formatBytes(value)} (${value} B) it allocated was still reachable ` +
+          'after full garbage collections' +
+          (pass ? '' : retainedSitesNote(record, root)) +
+          nondeterministicNote(record),
+      };
+    },
+
+    /**
+     * The live memory a repeated phase (`Session.measure` with `retained`) leaves behind grows by less than
+     * `limit` per iteration: the leak check. `.not.toGrowLessThan(...)` asserts that it does grow.
+     */
+    toGrowLessThan(this: MatcherContext, actual: unknown, limit: number | string): MatcherResult {
+      const record = requireRecord('toGrowLessThan', actual);
+      const max = limitOf('toGrowLessThan', limit);
+      const value = retainedOf('toGrowLessThan', record, 'growthBytesPerIteration');
+      const pass = value < max;
+      return {
+        pass,
+        actual: value,
+        expected: max,
+        message: () =>
+          `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to grow by less than ${formatBytes(max)} (${max} B) per ` +
+          `iteration, but what it leaves behind grew by ${formatBytes(value)} (${value} B) per iteration over ${record.iterations} ` +
+          'iterations (the median of iterations 2 and on)' +
+          (pass ? '' : retainedSitesNote(record, root)) +
+          nondeterministicNote(record),
+      };
+    },
+
     toAllocateLessThan: byteLimitMatcher('toAllocateLessThan', 'bytes', 'allocate less than'),
     toPeakBelow: byteLimitMatcher('toPeakBelow', 'peakBytes', 'peak below'),
 
@@ -113,7 +176,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
       if (record.countMethod === 'off') {
         throw new Error(
           `toAllocateFewerThan: phase "${record.name}" has no allocation count (samplingInterval ${record.samplingInterval}); ` +
-            'counts need samplingInterval 1 (the default) in allocTracker() options',
+            'turn exact counts on with allocTracker({ counts: true }) (or new Session({ samplingInterval: 1 }))',
         );
       }
       const pass = record.count < count;

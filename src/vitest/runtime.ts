@@ -145,7 +145,7 @@ export function contextOf(before: readonly string[]): string {
 /** Vitest's runtime config in this worker (not public API: read defensively; the same on 4.1 and 5). */
 function workerConfig(): { testNamePattern?: unknown; sequence?: { shuffle?: unknown } } {
   const worker = (globalThis as { __vitest_worker__?: { config?: object } }).__vitest_worker__;
-  return (worker?.config ?? {});
+  return worker?.config ?? {};
 }
 
 /** Whether the file uses `.only` (Vitest 5 says so on the file; 4.1 does not, so its source is read). */
@@ -199,7 +199,8 @@ function collectTests(suite: SuiteLike, into: { name: string; passed: boolean }[
 
 export class WorkerRuntime {
   readonly settings: WorkerSettings;
-  readonly environment = environmentFingerprint().key;
+  /** The baseline key: Node major, platform, arch and figure-changing flags, plus this project's tags. */
+  readonly environment: string;
   private readonly running = new Map<string, RunningTest>();
   private readonly files = new Map<string, FileRun>();
   /** Whether a group of concurrently running tests recorded any phase (see endTest). */
@@ -207,6 +208,7 @@ export class WorkerRuntime {
 
   constructor(settings: WorkerSettings) {
     this.settings = settings;
+    this.environment = [environmentFingerprint().key, ...settings.keyTags].join('+');
   }
 
   /** A test file starts: read its baselines (a corrupt file fails the file before any test runs). */
@@ -244,7 +246,13 @@ export class WorkerRuntime {
     history.push(entry);
     if (!isMeasured(this.settings, filepath)) return;
     const { wholeRun, partialBecause } = this.wholeRun(task, before);
-    const session = new Session({ samplingInterval: this.settings.samplingInterval, topSites: this.settings.topSites });
+    const retained = this.settings.retained || (task.file ? this.usesRetention(task.file) : false);
+    const session = new Session({
+      // Retention runs V8's sampler on live objects, and V8 allows one sampler: no sites then.
+      samplingInterval: retained ? 0 : this.settings.samplingInterval,
+      topSites: this.settings.topSites,
+      retained,
+    });
     const concurrent = this.running.size > 0;
     for (const other of this.running.values()) other.concurrent = true;
     this.running.set(task.id, {
@@ -257,6 +265,21 @@ export class WorkerRuntime {
       explicit: new Map(),
       concurrent,
     });
+  }
+
+  private readonly retentionFiles = new Map<string, boolean>();
+  /** Whether a test file uses a retention matcher: its phases then track what they leave behind. */
+  private usesRetention(file: { filepath: string }): boolean {
+    let uses = this.retentionFiles.get(file.filepath);
+    if (uses === undefined) {
+      try {
+        uses = /\bto(?:RetainLessThan|GrowLessThan)\b/.test(readFileSync(file.filepath, 'utf8'));
+      } catch {
+        uses = false;
+      }
+      this.retentionFiles.set(file.filepath, uses);
+    }
+    return uses;
   }
 
   /**
@@ -319,6 +342,17 @@ export class WorkerRuntime {
     this.running.delete(task.id);
     const records = running.session.records();
     const testFailed = task.result?.state === 'fail' || (task.result?.errors?.length ?? 0) > 0;
+    // A timeout of a measured test names the plugin: measuring may be what made it slow.
+    const timedOut = (task.result?.errors ?? []).some((e) => /timed out in \d+ ?ms/i.test(String((e as { message?: unknown })?.message)));
+    if (timedOut) {
+      throw withoutStack(
+        `alloc-tracker measured this test, which makes allocation-heavy code slower (every allocation goes through V8's ` +
+          `runtime${this.settings.samplingInterval === 1 ? ', and exact counts sample each one' : ''}); its timeout was already ` +
+          `raised ${this.settings.timeoutFactor}x. Raise it further with allocTracker({ timeoutFactor }) or the test's own timeout` +
+          (this.settings.samplingInterval === 1 ? ', or measure without counts (counts: false)' : '') +
+          ', or leave the file out of allocTracker({ include }).',
+      );
+    }
     const name = fullTestName(task);
     const filepath = task.file?.filepath ?? '';
     const file = this.files.get(filepath);

@@ -26,11 +26,14 @@ export interface AllocTrackerOptions {
    * project root (default `.alloc-profiles`); `false` saves none.
    */
   profiles?: string | false;
-  /** Metrics gated against baselines (default `['bytes', 'count']`). */
+  /**
+   * Metrics gated against baselines (default `['bytes']`, and `'count'` with `counts: true`). Also
+   * `peakBytes`, `heapBytes`, `externalBytes`, and `retainedBytes` (which turns `retained` on).
+   */
   metrics?: Metric[];
   /**
    * Global tolerance: a change passes while within `percent` of the baseline or the absolute floor
-   * (`bytes` for byte metrics, `count` for counts), whichever is larger. Default 5% / 16 KiB / 128.
+   * (`bytes` for byte metrics, `count` for counts), whichever is larger. Default: see DEFAULT_TOLERANCE.
    */
   tolerance?: ToleranceInput;
   /** Per-file-pattern tolerance or metrics; globs are matched against paths relative to the project root. Later entries win. */
@@ -47,8 +50,32 @@ export interface AllocTrackerOptions {
   include?: string[];
   /** Force a mode instead of deriving it from -u / --update-baselines / ALLOC_TRACKER_UPDATE / CI. */
   mode?: Mode;
-  /** Sampling interval of each test's session: 1 (default) counts exactly, 0 switches counts and sites off. */
+  /**
+   * Exact allocation counts (V8's sampler at interval 1): gated as `count` and shown next to bytes.
+   * Costs time and memory on allocation-heavy code (see the README's costs); default false.
+   */
+  counts?: boolean;
+  /**
+   * Track what each phase leaves behind (`retainedBytes`, `retainedSites`, growth per iteration of
+   * `Session.measure`), for the retention matchers and the `retainedBytes` metric. Full garbage
+   * collections when a test ends; default false, and on for test files that use a retention matcher.
+   */
+  retained?: boolean;
+  /**
+   * Pin V8's JIT to its interpreter (`--max-opt=0 --no-lazy-feedback-allocation`): figures then hardly
+   * depend on how warm earlier tests left the code, at a price (hot loops ran 13-22x slower). Default false.
+   */
+  pinTiers?: boolean;
+  /**
+   * Sampling interval of each test's session in bytes: 1 counts exactly (as `counts: true`), N > 1 gives
+   * allocation sites for failure messages and flame graphs (default 4096), 0 switches sampling off.
+   */
   samplingInterval?: number;
+  /**
+   * Measured tests run slower (every allocation goes through V8's runtime, and counting samples each
+   * one): their timeout is multiplied by this (default 3, 10 with counts).
+   */
+  timeoutFactor?: number;
   /** Allocation sites kept per phase for failure messages (default 10). */
   topSites?: number;
   /** End-of-run terminal report: 'full' (default: every phase), 'changes' (only phases not ok), 'off'. */
@@ -72,9 +99,15 @@ export interface WorkerSettings {
   include: string[];
   samplingInterval: number;
   topSites: number;
+  /** Track retention for every measured test (else only in files that use a retention matcher). */
+  retained: boolean;
   /** Whether workers were given the deterministic flags (forks pools). */
   deterministicPool: boolean;
   pool: string;
+  /** Added to the environment key: settings of this project that change figures (`vmForks`, `coverage`). */
+  keyTags: string[];
+  /** The factor measured tests' timeouts were raised by, for the message when one still times out. */
+  timeoutFactor: number;
   color: boolean;
 }
 

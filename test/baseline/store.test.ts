@@ -56,6 +56,27 @@ describe('serialisation', () => {
   });
 });
 
+describe('what an entry records besides figures', () => {
+  test('the context, the bytes method and retained bytes survive merging, writing and reading back', () => {
+    const entry: BaselineMetrics = { ...metrics(100), bytesMethod: 'counter', context: '0123456789abcdef', retainedBytes: 40 };
+    const merged = mergeBaselines(null, 'env', [{ kind: 'set', test: 't', phase: 'p', metrics: entry }]);
+    const target = path.join(dir, 'b.json');
+    writeBaselineFile(target, merged);
+    expect(readBaselineFile(target)?.get('env')?.get('t')?.get('p')).toEqual(entry);
+    expect(JSON.parse(readFileSync(target, 'utf8'))).toEqual({ env: { t: { p: entry } } });
+  });
+
+  test('a context that is not 16 hex digits, or an unknown bytes method, is an error naming the path', () => {
+    const bad = (extra: object) => {
+      const target = path.join(dir, 'bad.json');
+      writeFileSync(target, JSON.stringify({ env: { t: { p: { ...metrics(1), ...extra } } } }));
+      return () => readBaselineFile(target);
+    };
+    expect(bad({ context: 'not-a-hash' })).toThrow(/at "env" > "t" > "p" > context: expected 16 hexadecimal digits/);
+    expect(bad({ bytesMethod: 'guess' })).toThrow(/> bytesMethod: expected one of counter, heap-delta/);
+  });
+});
+
 describe('readBaselineFile', () => {
   test('returns null when the file does not exist', () => {
     expect(readBaselineFile(path.join(dir, 'none.json'))).toBeNull();

@@ -98,8 +98,11 @@ describe('alloc-tracker-html CLI', () => {
       include: [],
       samplingInterval: 1,
       topSites: 10,
+      retained: false,
       deterministicPool: true,
       pool: 'forks',
+      keyTags: [],
+      timeoutFactor: 3,
       color: false,
     };
     const testFile = path.join(root, 'test/a.test.ts');

@@ -22,8 +22,11 @@ const settings: WorkerSettings = {
   include: [],
   samplingInterval: 1,
   topSites: 10,
+  retained: false,
   deterministicPool: true,
   pool: 'forks',
+  keyTags: [],
+  timeoutFactor: 3,
   color: false,
 };
 
