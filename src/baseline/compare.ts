@@ -6,14 +6,21 @@ import { parseByteSize } from '../format/units.ts';
 import { METRICS, type BaselineMetrics, type Metric, type MetricStatus, type Tolerance, type ToleranceInput } from './types.ts';
 
 /**
- * Default tolerance: 5% of the baseline, at least 16 KiB for byte metrics and 128 allocations for counts.
- * Measured over 30 Vitest runs (forks pool, --single-threaded, one test with five phases): synchronous
- * phases spread <= 0.73% in bytes and 0% in count; an async phase with 50 awaits (Vitest's own worker
- * allocates while the phase awaits) spread 4.9% in bytes (6.4 kB of 130 kB) and 6.5% in count (114).
- * The noise of async phases is absolute, so the floors absorb it; 5% fails any 10% regression of a
- * phase above ~330 kB. Sync-only code can be gated tighter per file (`overrides`).
+ * Default tolerance of synchronous phases: 1% of the baseline, at least 4 KiB for byte metrics and 32
+ * allocations for counts. With the deterministic flags a synchronous phase repeats to the byte in the
+ * same context (`npm run bench:fidelity`: objects, JSON, strings, Buffers and Maps identical over
+ * unchanged reruns with a CPU burner beside them; the largest spread, strings with exact counts, 0.08%),
+ * so 1% fails a 2% regression and nothing else.
  */
-export const DEFAULT_TOLERANCE: Readonly<Tolerance> = Object.freeze({ percent: 5, bytes: 16 * 1024, count: 128 });
+export const DEFAULT_TOLERANCE: Readonly<Tolerance> = Object.freeze({ percent: 1, bytes: 4 * 1024, count: 32 });
+
+/**
+ * Default tolerance of asynchronous phases (`PhaseRecord.async`): 3%, at least 64 KiB and 1024
+ * allocations. While a phase awaits, the test runner's own messages allocate into it, and the order in
+ * which async I/O completes changes how much stream bookkeeping the work takes: over unchanged reruns a
+ * file read spread 0.5%, a gzip stream 1.4% (30 kB) and 6.6% in count (434), ten timers 2.2% (23 kB).
+ */
+export const DEFAULT_ASYNC_TOLERANCE: Readonly<Tolerance> = Object.freeze({ percent: 3, bytes: 64 * 1024, count: 1024 });
 
 /** Metrics gated unless configured otherwise. */
 export const DEFAULT_METRICS: readonly Metric[] = Object.freeze(['bytes', 'count']);
@@ -85,9 +92,25 @@ export function validateTolerance(input: unknown, where: string): ToleranceInput
   return t;
 }
 
-/** Layer tolerances: later inputs override the fields they set. */
+/** Layer tolerances over the synchronous default: later inputs override the fields they set. */
 export function resolveTolerance(...layers: (ToleranceInput | undefined)[]): Tolerance {
-  const out: Tolerance = { ...DEFAULT_TOLERANCE };
+  return layerTolerance(DEFAULT_TOLERANCE, layers);
+}
+
+/**
+ * The tolerance of one phase: the default for its kind (async or not), then the user's layers (plugin
+ * option, file overrides, per-call options), then for an async phase the user's `asyncTolerance`.
+ */
+export function resolvePhaseTolerance(
+  isAsync: boolean,
+  layers: readonly (ToleranceInput | undefined)[],
+  asyncTolerance?: ToleranceInput,
+): Tolerance {
+  return isAsync ? layerTolerance(DEFAULT_ASYNC_TOLERANCE, [...layers, asyncTolerance]) : layerTolerance(DEFAULT_TOLERANCE, layers);
+}
+
+function layerTolerance(base: Readonly<Tolerance>, layers: readonly (ToleranceInput | undefined)[]): Tolerance {
+  const out: Tolerance = { ...base };
   for (const layer of layers) {
     if (!layer) continue;
     if (layer.percent !== undefined) out.percent = layer.percent;

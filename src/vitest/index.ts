@@ -41,6 +41,7 @@ function validateOptions(options: AllocTrackerOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('alloc-tracker: allocTracker(options) takes an object');
   if (options.metrics !== undefined) validateMetrics(options.metrics, 'allocTracker({ metrics })');
   if (options.tolerance !== undefined) validateTolerance(options.tolerance, 'allocTracker({ tolerance })');
+  if (options.asyncTolerance !== undefined) validateTolerance(options.asyncTolerance, 'allocTracker({ asyncTolerance })');
   for (const [i, o] of (options.overrides ?? []).entries()) {
     const where = `allocTracker({ overrides[${i}] })`;
     const globs = Array.isArray(o.files) ? o.files : [o.files];
@@ -164,6 +165,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         profileDir,
         metrics: [...metrics],
         tolerance: { ...options.tolerance },
+        asyncTolerance: { ...options.asyncTolerance },
         overrides: (options.overrides ?? []).map((o) => ({ ...o })),
         auto: options.auto ?? true,
         include: [...(options.include ?? [])],

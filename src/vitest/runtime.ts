@@ -10,7 +10,7 @@ import path from 'node:path';
 import { determinismStatus, environmentFingerprint } from '../core/environment.ts';
 import { Session } from '../core/session.ts';
 import type { PhaseRecord } from '../core/types.ts';
-import { matchingOverrides, resolveTolerance } from '../baseline/compare.ts';
+import { matchingOverrides, resolvePhaseTolerance } from '../baseline/compare.ts';
 import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
 import type { Metric, ToleranceInput } from '../baseline/types.ts';
@@ -70,12 +70,17 @@ export function effectiveRules(
   testFile: string,
   call: BaselineMatchOptions | undefined,
   gated: boolean,
+  isAsync = false,
 ): PhaseRules {
   const overrides = matchingOverrides(settings.overrides, relativeToRoot(settings.root, testFile));
   let metrics = settings.metrics;
   for (const o of overrides) if (o.metrics) metrics = o.metrics;
   if (call?.metrics) metrics = call.metrics;
-  const tolerance = resolveTolerance(settings.tolerance, ...overrides.map((o) => o.tolerance), call?.tolerance);
+  const tolerance = resolvePhaseTolerance(
+    isAsync,
+    [settings.tolerance, ...overrides.map((o) => o.tolerance), call?.tolerance],
+    settings.asyncTolerance,
+  );
   return { tolerance, metrics, gated };
 }
 
@@ -331,7 +336,11 @@ export class WorkerRuntime {
     }
     const running = this.running.get(task.id);
     running?.explicit.set(record.name, call);
-    return state.judge(fullTestName(task), this.measured(record, running), effectiveRules(this.settings, filepath, call, true));
+    return state.judge(
+      fullTestName(task),
+      this.measured(record, running),
+      effectiveRules(this.settings, filepath, call, true, record.async),
+    );
   }
 
   /** A test ended: judge its phases, attach what it measured and proposes to its meta, fail it when a gate failed. */
@@ -402,7 +411,11 @@ export class WorkerRuntime {
     for (const record of records) {
       const explicit = running.explicit.get(record.name);
       const gated = this.settings.auto || explicit !== undefined;
-      const judgement = state.judge(name, this.measured(record, running), effectiveRules(this.settings, filepath, explicit, gated));
+      const judgement = state.judge(
+        name,
+        this.measured(record, running),
+        effectiveRules(this.settings, filepath, explicit, gated, record.async),
+      );
       meta.phases.push(judgement.outcome);
       if (judgement.change) meta.changes.push(judgement.change);
       // A phase checked by toMatchAllocationBaseline already passed or failed there.

@@ -36,6 +36,11 @@ export interface AllocTrackerOptions {
    * (`bytes` for byte metrics, `count` for counts), whichever is larger. Default: see DEFAULT_TOLERANCE.
    */
   tolerance?: ToleranceInput;
+  /**
+   * Tolerance of asynchronous phases, over `tolerance` (default 3% / 64 KiB / 1024: while a phase awaits,
+   * the runner's own messages and the order of async I/O move its figures a little).
+   */
+  asyncTolerance?: ToleranceInput;
   /** Per-file-pattern tolerance or metrics; globs are matched against paths relative to the project root. Later entries win. */
   overrides?: FileOverride[];
   /**
@@ -93,6 +98,7 @@ export interface WorkerSettings {
   profileDir: string | null;
   metrics: Metric[];
   tolerance: ToleranceInput;
+  asyncTolerance: ToleranceInput;
   overrides: FileOverride[];
   auto: boolean;
   /** Globs of measured test files; empty means all. */

@@ -93,6 +93,7 @@ describe('alloc-tracker-html CLI', () => {
       profileDir: '.alloc-profiles',
       metrics: ['bytes'],
       tolerance: {},
+      asyncTolerance: {},
       overrides: [],
       auto: true,
       include: [],

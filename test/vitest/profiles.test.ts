@@ -17,6 +17,7 @@ const settings: WorkerSettings = {
   profileDir: '.alloc-profiles',
   metrics: ['bytes'],
   tolerance: {},
+  asyncTolerance: {},
   overrides: [],
   auto: true,
   include: [],
