@@ -69,7 +69,7 @@ const TABLE: ReadonlyMap<Situation, Readonly<Record<Mode, Decision>>> = new Map<
     'other context, partial run',
     { local: d('not-compared', 'nothing'), ci: d('not-compared', 'nothing'), update: d('not-compared', 'nothing') },
   ],
-  ['no baseline, partial run', { local: d('new', 'nothing'), ci: d('missing', 'nothing', 'test'), update: d('new', 'nothing') }],
+  ['no baseline, partial run', { local: d('new', 'nothing'), ci: d('not-compared', 'nothing'), update: d('new', 'nothing') }],
   ['obsolete entry', { local: d('obsolete', 'nothing'), ci: d('obsolete', 'nothing', 'file'), update: d('removed', 'remove') }],
   ['obsolete file', { local: d('obsolete', 'nothing'), ci: d('obsolete', 'nothing', 'run'), update: d('removed', 'delete file') }],
 ]);

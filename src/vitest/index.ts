@@ -34,6 +34,9 @@ function setupFilePath(): string {
 
 const FORK_POOLS = new Set(['forks', 'vmForks']);
 
+/** This package's name, as user code imports it. */
+const PACKAGE_NAME = 'alloc-tracker';
+
 /** Sampling interval for allocation sites when counts are off: about one sample per 4 KiB allocated. */
 const DEFAULT_SITES_INTERVAL = 4096;
 
@@ -87,6 +90,7 @@ function validateOptions(options: AllocTrackerOptions): void {
 /** The plugin object; structurally a Vite plugin with Vitest's `configureVitest` hook. */
 export interface AllocTrackerPlugin {
   name: 'alloc-tracker';
+  config: () => { test: { server: { deps: { inline: string[] } } } };
   configureVitest: (context: VitestPluginContext) => void;
 }
 
@@ -105,6 +109,11 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
 
   return {
     name: 'alloc-tracker',
+    // Without isolation a worker keeps its modules from file to file, and a package Vitest leaves to Node
+    // is evaluated once: the setup file's hooks would then apply to each worker's first file only.
+    // Inlined, the setup file runs for every test file (the tracker's own state is per process anyway).
+    // It must be set before the config is resolved: configureVitest is too late for it.
+    config: () => ({ test: { server: { deps: { inline: [PACKAGE_NAME] } } } }),
     // Runs once per project, after configs and projects are resolved (see the integration notes):
     // the pool is final here, and reporters are not created yet.
     configureVitest({ vitest, project }) {
@@ -174,6 +183,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         retained,
         deterministicPool,
         pool,
+        isolate: config.isolate !== false,
         keyTags,
         timeoutFactor,
         color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,

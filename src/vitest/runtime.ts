@@ -250,7 +250,7 @@ export class WorkerRuntime {
     const before = [...history];
     history.push(entry);
     if (!isMeasured(this.settings, filepath)) return;
-    const { wholeRun, partialBecause } = this.wholeRun(task, before);
+    const { wholeRun, partialBecause, setup } = this.wholeRun(task, before);
     const retained = this.settings.retained || (task.file ? this.usesRetention(task.file) : false);
     const session = new Session({
       // Retention runs V8's sampler on live objects, and V8 allows one sampler: no sites then.
@@ -263,7 +263,8 @@ export class WorkerRuntime {
     this.running.set(task.id, {
       task,
       session,
-      context: contextOf(before),
+      // A worker set up otherwise (another pool, shared between files) is another context whatever ran.
+      context: contextOf(setup === '' ? before : [setup, ...before]),
       wholeRun,
       partialBecause,
       deactivate: session.activate(),
@@ -292,7 +293,30 @@ export class WorkerRuntime {
    * `.only`, no shuffling, and exactly the runnable tests before it in its file ran before it in this
    * process. Only such runs record baselines (a filtered run's context is not the one a full run has).
    */
-  private wholeRun(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string } {
+  private wholeRun(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string; setup: string } {
+    const s = this.settings;
+    // Settings under which what runs before a test differs from run to run, whatever the test names say:
+    // phases are measured and reported, never gated (their context carries the setup, so no recorded
+    // context matches).
+    const setup = `pool=${s.pool};isolate=${String(s.isolate)}`;
+    if (!s.deterministicPool) {
+      return { wholeRun: false, setup, partialBecause: `the '${s.pool}' pool cannot give workers the flags that make figures exact` };
+    }
+    if (!s.isolate) {
+      return {
+        wholeRun: false,
+        setup,
+        partialBecause: 'isolate: false lets test files share a worker, and which files ran before differs run to run',
+      };
+    }
+    if (s.pool !== 'forks') {
+      return { wholeRun: false, setup, partialBecause: `the '${s.pool}' pool reuses a worker process across test files` };
+    }
+    return { ...this.partOfFile(task, before), setup: '' };
+  }
+
+  /** Whether the tests before this one in its file ran, in order, and nothing else (forks pool, isolated). */
+  private partOfFile(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string } {
     const config = workerConfig();
     const file = task.file as (SuiteLike & { containsOnly?: boolean }) | undefined;
     const pattern = config.testNamePattern;

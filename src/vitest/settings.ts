@@ -110,6 +110,8 @@ export interface WorkerSettings {
   /** Whether workers were given the deterministic flags (forks pools). */
   deterministicPool: boolean;
   pool: string;
+  /** Vitest's `isolate`: false when test files share a worker (and their modules). */
+  isolate: boolean;
   /** Added to the environment key: settings of this project that change figures (`vmForks`, `coverage`). */
   keyTags: string[];
   /** The factor measured tests' timeouts were raised by, for the message when one still times out. */

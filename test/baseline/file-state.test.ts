@@ -102,10 +102,10 @@ const ROWS: Row[] = [
   },
   {
     situation: 'no baseline, partial run',
-    readme: ['no baseline yet, in a partial run', 'reported, not written', '**fails**, says how to create it', 'not written'],
+    readme: ['no baseline yet, in a partial run', 'reported, not written', 'not compared', 'not written'],
     expected: {
       local: { status: 'new', store: 'nothing', fails: null },
-      ci: { status: 'missing', store: 'nothing', fails: 'test' },
+      ci: { status: 'not-compared', store: 'nothing', fails: null },
       update: { status: 'new', store: 'nothing', fails: null },
     },
   },

@@ -102,6 +102,7 @@ describe('alloc-tracker-html CLI', () => {
       retained: false,
       deterministicPool: true,
       pool: 'forks',
+      isolate: true,
       keyTags: [],
       timeoutFactor: 3,
       color: false,

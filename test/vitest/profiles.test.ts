@@ -26,6 +26,7 @@ const settings: WorkerSettings = {
   retained: false,
   deterministicPool: true,
   pool: 'forks',
+  isolate: true,
   keyTags: [],
   timeoutFactor: 3,
   color: false,
