@@ -54,7 +54,7 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     const result = project.run(['run'], { WORK_SCALE: '1.1' });
     expectExit(result, 1);
     expect(result.output).toContain('allocation regression in test "pipeline > packs" (test/pipeline.test.ts), phase "build"');
-    expect(result.output).toMatch(/metric bytes: baseline .* current .* change \+(9|10)\.\d\d% .*tolerance ±5% or 16\.38 kB/);
+    expect(result.output).toMatch(/metric bytes: baseline .* current .* change \+(9|10)\.\d\d% .*tolerance ±1% or 4\.10 kB/);
     expect(result.output).toMatch(/metric count: baseline 300\d\d allocations, current 330\d\d allocations, change \+(9\.9\d|10\.0\d)%/);
     expect(result.output).toContain('phase "encode"');
     expect(result.output).toMatch(/metric bytes: baseline 1\.00 MB \(1\d{6} B\), current 1\.10 MB/);

@@ -87,7 +87,8 @@ export function configFile(pluginOptions = "{ outputFile: 'alloc-report.json' }"
 import { allocTracker } from 'alloc-tracker/vitest';
 
 export default defineConfig({
-  plugins: [allocTracker(${pluginOptions})],
+  // Exact counts: these suites check counts as well as bytes.
+  plugins: [allocTracker({ counts: true, ...${pluginOptions} })],
   test: {
     include: ['test/**/*.test.ts'],
     maxWorkers: 2,
