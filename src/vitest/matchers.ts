@@ -8,6 +8,7 @@ import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
 import { formatBytes } from '../format/table.ts';
 import { formatSites } from '../baseline/messages.ts';
 import { saveFailureProfile, type BaselineMatchOptions, type TaskLike, type WorkerRuntime } from './runtime.ts';
+import { mapSites, workerSourceMapper } from './source-maps.ts';
 
 /** The subset of Vitest's matcher context used here (same on 4.1 and 5). */
 interface MatcherContext {
@@ -60,9 +61,11 @@ function nondeterministicNote(record: PhaseRecord): string {
   return record.deterministic ? '' : '\n  note: this worker lacked --single-threaded; figures may vary run to run';
 }
 
-function sitesNote(record: PhaseRecord, root: string): string {
+/** Top sites of a failing phase, mapped to the source (matcher time: the phase is closed). */
+function sitesNote(record: PhaseRecord, root: string, runtime: WorkerRuntime | undefined, task: TaskLike | undefined): string {
   if (record.sites.length === 0) return '';
-  return `\n  top allocation sites:\n${formatSites(record.sites, root).join('\n')}`;
+  const mapper = runtime && task ? runtime.mapperOf(task) : workerSourceMapper();
+  return `\n  top allocation sites:\n${formatSites(mapSites(mapper, record.sites), root).join('\n')}`;
 }
 
 /** The matchers for `expect.extend`, bound to `runtime` (undefined: no plugin, no baselines or profiles). */
@@ -76,7 +79,9 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
     const task = context.task;
     const session = task ? runtime?.sessionOf(task) : undefined;
     if (!failed || !runtime || !task || !session) return '';
-    return saveFailureProfile(runtime.settings, task, session, record);
+    const saved = saveFailureProfile(runtime.settings, task, session, record, runtime.mapperOf(task));
+    runtime.rememberProfile(task, record.name, saved.file);
+    return saved.note;
   }
 
   function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: string) {
@@ -94,7 +99,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to ${verb} ${formatBytes(max)} (${max} B)` +
           `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
           `${formatBytes(value)} (${value} B)` +
-          (pass ? '' : sitesNote(record, root)) +
+          (pass ? '' : sitesNote(record, root, runtime, this.task)) +
           profile +
           nondeterministicNote(record),
       };
@@ -125,7 +130,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
         message: () =>
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
           `but it made ${record.count}` +
-          (pass ? '' : sitesNote(record, root)) +
+          (pass ? '' : sitesNote(record, root, runtime, this.task)) +
           profile +
           nondeterministicNote(record),
       };
