@@ -237,7 +237,7 @@ export function formatRunReport(report: RunReport, onlyChanges: boolean): string
       (counts.length ? `: ${counts.join(', ')}` : ''),
   );
   if (report.deferred) {
-    out.push('  nothing written here: `vitest --merge-reports` writes the baselines of all shards (blob reporter)');
+    out.push('  nothing written here (baselines, JSON, HTML, GitHub summary): `vitest --merge-reports` writes them for all shards');
   }
   if (!report.deterministic) {
     out.push('  note: workers ran without --single-threaded (threads pool?); figures may vary run to run');

@@ -23,8 +23,7 @@ import './augment.ts';
 // The public surface: the plugin, its options, the matchers' option types, and the JSON output file's
 // contract. Nothing of what workers and the main process exchange.
 export type { AllocTrackerOptions, Mode } from './settings.ts';
-export type { ByteLimit } from './augment.ts';
-export type { BaselineMatchOptions } from './runtime.ts';
+export type { ByteLimit, BaselineMatchOptions, PhaseMatchers, PhaseAssertion, PromisedPhaseAssertion } from './augment.ts';
 export type { FileOverride, MetricComparison } from '../baseline/compare.ts';
 export type { Metric, MetricStatus, Tolerance, ToleranceInput, BaselineFileJSON, BaselineMetrics } from '../baseline/types.ts';
 export type { RunReport, FileReport, PhaseRow, RowStatus, Verdict } from '../report/baselines.ts';

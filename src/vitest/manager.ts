@@ -113,6 +113,8 @@ export class BaselineManager {
       if (result.report.error) errors.push(result.report.error);
       files.push(result.report);
     }
+    // By path, not by the order modules finished in: a merge of shards prints what one run would.
+    files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.project < b.project ? -1 : a.project > b.project ? 1 : 0));
     environment ??= options.fallbackEnvironment;
     // An interrupted run may not have collected every file: a baseline file is not judged on that.
     if (!options.interrupted && write) {

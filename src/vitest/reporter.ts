@@ -135,7 +135,8 @@ export class AllocTrackerReporter implements Reporter {
     const accepted = formatAccepted(report);
     if (accepted) log(`\n${accepted}`);
     const root = config?.root ?? process.cwd();
-    if (report.files.length > 0) {
+    // A shard's files would be half a report: the merge writes them for the whole run.
+    if (report.files.length > 0 && !deferred) {
       for (const [option, file, text] of [
         ['outputFile', this.options.outputFile, () => `${JSON.stringify(report, null, 2)}\n`],
         ['html', this.options.html, () => this.html(report, root)],

@@ -13,10 +13,10 @@ import type { PhaseRecord } from '../core/types.ts';
 import { matchingOverrides, resolveTolerance } from '../baseline/compare.ts';
 import { FileBaselineState, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
-import type { Metric, ToleranceInput } from '../baseline/types.ts';
 import type { SourceMapper } from '../core/source-map.ts';
 import { flameTreeFromProfile, pruneFlameTree } from '../report/html/model.ts';
 import { annotate, testLocation, type Annotation } from './annotations.ts';
+import type { BaselineMatchOptions } from './augment.ts';
 import {
   FILE_META_KEY,
   PROVIDE_KEY,
@@ -49,11 +49,7 @@ export interface SuiteLike {
   meta?: object;
 }
 
-/** Per-call options of toMatchAllocationBaseline. */
-export interface BaselineMatchOptions {
-  tolerance?: ToleranceInput;
-  metrics?: Metric[];
-}
+export type { BaselineMatchOptions };
 
 /** `describe > test`, the key of a test in baseline files. */
 export function fullTestName(task: TaskLike): string {
