@@ -60,6 +60,11 @@ export function githubErrors(report: RunReport, options: GithubErrorOptions): st
   return lines;
 }
 
+/** Text inside HTML elements of the summary (`<details>`, `<code>`). */
+function html(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /** A Markdown table cell: pipes escaped, newlines flattened. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -123,7 +128,7 @@ export function githubStepSummary(report: RunReport, options: { full?: boolean; 
     }
     for (const row of rows) {
       if (row.status !== 'regressed' || !row.record || row.record.sites.length === 0) continue;
-      out.push('', `<details><summary>Top allocation sites of <code>${cell(row.test)} / ${cell(row.phase)}</code></summary>`, '');
+      out.push('', `<details><summary>Top allocation sites of <code>${html(row.test)} / ${html(row.phase)}</code></summary>`, '');
       out.push('| Share | Bytes | Function | Location |', '|--:|--:|---|---|');
       for (const site of row.record.sites.slice(0, options.topSites ?? 5)) {
         out.push(
