@@ -130,10 +130,10 @@ export class AllocTrackerReporter implements Reporter {
     let failed = errors.length > 0;
     for (const error of errors) logError(`\n${error.startsWith('alloc-tracker:') ? error : `alloc-tracker: ${error}`}`);
     const style = this.options.report ?? 'changes';
-    if (report.files.length > 0 && style !== 'off') log(`\n${formatRunReport(report, style !== 'full')}`);
+    if (report.files.length > 0 && style !== 'off') log(`\n${formatRunReport(report, style !== 'full').trimEnd()}`);
     // Whatever the report style: a run that rewrote baselines says what it accepted.
     const accepted = formatAccepted(report);
-    if (accepted) log(`\n${accepted}`);
+    if (accepted) log(`\n${accepted.trimEnd()}`);
     const root = config?.root ?? process.cwd();
     // A shard's files would be half a report: the merge writes them for the whole run.
     if (report.files.length > 0 && !deferred) {

@@ -49,9 +49,10 @@ describe.each(['v5', 'v4'] as VitestVersion[])('annotations and GitHub Actions o
       '<property name="alloc-tracker" value="phase &quot;encode&quot; regressed: bytes +10.00% (heap profile attached)">',
     );
     // Vitest copied each attached profile into its attachments directory (what the UI offers).
-    const attachments = readdirSync(path.join(project.root, '.vitest/attachments')).filter((f) => f.endsWith('.heapprofile'));
+    const attachmentsDir = path.join(project.root, version === 'v4' ? '.vitest-attachments' : '.vitest/attachments');
+    const attachments = readdirSync(attachmentsDir).filter((f) => f.endsWith('.heapprofile'));
     expect(attachments).toHaveLength(6);
-    const profile = JSON.parse(readFileSync(path.join(project.root, '.vitest/attachments', attachments[0]!), 'utf8')) as {
+    const profile = JSON.parse(readFileSync(path.join(attachmentsDir, attachments[0]!), 'utf8')) as {
       head: { callFrame: { functionName: string } };
     };
     expect(profile.head.callFrame.functionName).toBe('(root)');
