@@ -102,7 +102,7 @@ describe.each(['v5', 'v4'] as VitestVersion[])('source-mapped sites, profiles an
     // The dependency has no source map: its site is V8's position, and says so.
     expect(worse.output).toMatch(/fill \(node_modules\/plain-dep\/index\.js:1:\d+, generated position\)/);
 
-    const saved = /heap profile of "parse": (\S+\.heapprofile) \(open in Chrome DevTools/.exec(worse.output);
+    const saved = /heap profile of "parse": (.+?\.heapprofile) \(open in Chrome DevTools/.exec(worse.output);
     expect(saved).not.toBeNull();
     const profile = JSON.parse(readFileSync(path.join(project.root, saved![1]!), 'utf8')) as HeapProfile;
     const top = heaviest(profile.head);

@@ -325,7 +325,18 @@ export class TerminalSession {
     const command =
       `cd ${shellQuote(project.root)} && env -i ${assignments.join(' ')} node_modules/.bin/vitest ${args.map(shellQuote).join(' ')} ` +
       `> ${shellQuote(this.log)} 2>&1; echo "EXIT $?" >> ${shellQuote(this.log)}`;
-    execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'vitest', '-x', '200', '-y', '50', command]);
+    const started = spawnSync(
+      'tmux',
+      ['-L', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'vitest', '-x', '200', '-y', '50', command],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (started.error || started.status !== 0) {
+      throw new Error(
+        `cannot start tmux (the watch-mode test needs it: apt-get install tmux): ${started.error?.message ?? started.stderr}`,
+      );
+    }
   }
 
   output(): string {
