@@ -189,17 +189,24 @@ function figures(row: PhaseRow, metric: 'bytes' | 'count'): string {
  */
 export function formatAccepted(report: RunReport): string {
   const accepted = acceptedRows(report);
-  const rewritten = report.files.reduce(
-    (n, f) => n + f.rows.filter((r) => r.written === true && r.status === 'updated' && r.verdict === 'ok').length,
-    0,
-  );
+  let rewritten = 0;
+  let created = 0;
+  for (const file of report.files) {
+    for (const r of file.rows) {
+      if (r.written !== true) continue;
+      if (r.status === 'updated' && r.verdict === 'ok') rewritten++;
+      if (r.status === 'new') created++;
+    }
+  }
   const deleted = report.files.filter((f) => f.deleted);
-  if (accepted.length === 0 && rewritten === 0 && deleted.length === 0) return '';
+  if (accepted.length === 0 && rewritten === 0 && created === 0 && deleted.length === 0) return '';
   const rank = (row: PhaseRow): number =>
     row.verdict === 'regressed' ? 0 : row.verdict === 'improved' ? 1 : row.verdict === 'new' ? 2 : 3;
   const sorted = [...accepted].sort((a, b) => rank(a.row) - rank(b.row));
   const out = [
-    `alloc-tracker: this run rewrote baselines (mode ${report.mode}); accepted ${accepted.length} ${accepted.length === 1 ? 'change' : 'changes'}:`,
+    accepted.length > 0
+      ? `alloc-tracker: this run rewrote baselines (mode ${report.mode}); accepted ${accepted.length} ${accepted.length === 1 ? 'change' : 'changes'}:`
+      : `alloc-tracker: this run wrote baselines (mode ${report.mode}):`,
   ];
   if (sorted.length > 0) {
     const table = formatLongTable(
@@ -216,6 +223,7 @@ export function formatAccepted(report: RunReport): string {
     );
     for (const l of table.split('\n')) out.push(`  ${l}`);
   }
+  if (created > 0) out.push(`  ${created} new ${created === 1 ? 'entry' : 'entries'} written (no baseline before)`);
   if (rewritten > 0) out.push(`  ${rewritten} ${rewritten === 1 ? 'entry' : 'entries'} rewritten within tolerance`);
   for (const file of deleted) out.push(`  deleted ${file.baselineFile} (its test file is gone)`);
   return `${out.join('\n')}\n`;

@@ -186,7 +186,7 @@ function shortName(name: string): string {
 /** One line for the annotation of a failing phase: what failed and by how much. */
 function annotationMessage(outcome: PhaseJudgement['outcome'], profileSaved: boolean): string {
   const phase = shortName(outcome.name);
-  if (outcome.baseline === null) return `no baseline for phase "${phase}" (CI writes none)`;
+  if (outcome.baseline === null) return `no baseline for phase "${phase}" (this run writes none)`;
   const worst = outcome.comparisons.filter((c) => c.status === 'regressed');
   const parts = worst.map((c) => {
     const pct = c.changePercent === null ? 'from 0' : `${c.changePercent >= 0 ? '+' : ''}${c.changePercent.toFixed(2)}%`;

@@ -157,3 +157,10 @@ describe('GitHub Actions output', () => {
     expect(githubStepSummary(report([row({})]))).toContain('## ✅ alloc-tracker: 1 phase in 1 file');
   });
 });
+
+describe('what a local run wrote', () => {
+  test('new entries are counted, so that a run with report: off does not write them unannounced', () => {
+    const text = formatAccepted(report([row({ status: 'new', baseline: null, written: true, verdict: 'new' }), row({ test: 'u' })]));
+    expect(text).toBe('alloc-tracker: this run wrote baselines (mode local):\n  1 new entry written (no baseline before)\n');
+  });
+});
