@@ -8,9 +8,26 @@ import { formatBytes } from '../format/table.ts';
 import type { MetricComparison, PhaseComparison } from './compare.ts';
 import type { BaselineMetrics, Metric, Tolerance } from './types.ts';
 
-/** The command that rewrites baselines, shown in every message that asks for one. */
-export const UPDATE_HINT =
-  'npx vitest-alloc run --update-baselines (or: vitest run -u, vitest run -- --update-baselines, ALLOC_TRACKER_UPDATE=1 vitest run)';
+/** A path as a shell word: quoted when it holds anything but plain path characters. */
+export function shellWord(text: string): string {
+  return /^[\w./@%+=:,-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that rewrites the baselines of one test file. The file comes first: Vitest's `-u` takes
+ * an optional value and would swallow a filter written after it.
+ */
+export function updateCommand(file: string): string {
+  return `npx vitest run ${shellWord(file)} -u`;
+}
+
+/** How to accept a change, in every message that asks for one: commands that work as written. */
+export function updateHint(file: string): string {
+  return (
+    `${updateCommand(file)} (in watch mode: press u; baselines without snapshots: ` +
+    `ALLOC_TRACKER_UPDATE=all npx vitest run ${shellWord(file)})`
+  );
+}
 
 export function formatMetricValue(metric: Metric, value: number): string {
   return metric === 'count' ? `${value} allocations` : `${formatBytes(value)} (${value} B)`;
@@ -35,7 +52,9 @@ export function formatSites(sites: readonly AllocationSite[], root: string, limi
   return sites.slice(0, limit).map((site) => {
     let location = site.location;
     for (const prefix of prefixes) if (location.startsWith(prefix)) location = location.slice(prefix.length);
-    return `    ${(site.share * 100).toFixed(1).padStart(5)}%  ${formatBytes(site.bytes).padStart(9)}  ${site.functionName} (${location})`;
+    // Set by the plugin's source mapping: no map led back to the source a person wrote.
+    const generated = (site as { position?: string }).position === 'generated' ? ', generated position' : '';
+    return `    ${(site.share * 100).toFixed(1).padStart(5)}%  ${formatBytes(site.bytes).padStart(9)}  ${site.functionName} (${location}${generated})`;
   });
 }
 
@@ -86,7 +105,7 @@ export function formatRegression(
       .split('\n')
       .map((l) => `    ${l}`),
   );
-  lines.push(`  If the increase is intended, accept it with: ${UPDATE_HINT}`);
+  lines.push(`  If the increase is intended, accept it: ${updateHint(ctx.file)}`);
   return lines.join('\n');
 }
 
@@ -98,11 +117,11 @@ export function formatMissing(ctx: PhaseContext, current: BaselineMetrics, envir
       (environmentKnown ? '' : ' (the file has no entries for this environment at all)'),
     `  measured: bytes ${formatMetricValue('bytes', current.bytes)}` +
       (current.countMethod === 'exact' ? `, count ${current.count}` : ' (count not measured)'),
-    '  In CI baselines are never written. Create it where the code runs the same way (same Node major, platform, arch):',
+    '  In CI baselines are never written (nor with --update=none). Create it where the code runs the same way',
     partialBecause
-      ? `  run the whole test file locally without CI=true (this run was partial: ${partialBecause}),`
-      : `  run the tests locally without CI=true (missing baselines are written) or ${UPDATE_HINT},`,
-    `  then commit ${ctx.baselineFile}.`,
+      ? `  (same Node major, platform, arch): run the whole file, npx vitest run ${shellWord(ctx.file)}, without CI set (this run was partial: ${partialBecause}),`
+      : `  (same Node major, platform, arch): npx vitest run ${shellWord(ctx.file)} without CI set writes missing baselines`,
+    `  (in CI: add --update=new), then commit ${ctx.baselineFile}.`,
   ].join('\n');
 }
 
@@ -118,7 +137,7 @@ export function formatStale(ctx: PhaseContext, stored: BaselineMetrics, current:
   return [
     `alloc-tracker: the baseline of test "${ctx.test}" (${ctx.file}), phase "${ctx.phase}" in ${ctx.baselineFile} cannot be compared:`,
     `  ${why}.`,
-    `  Re-record it: ${UPDATE_HINT}, then commit ${ctx.baselineFile}.`,
+    `  Re-record it: ${updateCommand(ctx.file)}, then commit ${ctx.baselineFile}.`,
   ].join('\n');
 }
 
@@ -133,6 +152,6 @@ export function formatObsolete(
     `alloc-tracker: ${entries.length} obsolete baseline ${entries.length === 1 ? 'entry' : 'entries'} in ${baselineFile} (${environment}) ` +
       `for ${file}: no test of that name exists or it no longer records the phase`,
     ...entries.map((e) => `  - "${e.test}"${e.phase === null ? ' (whole test)' : ` > phase "${e.phase}"`}`),
-    `  Remove them with: ${UPDATE_HINT}`,
+    `  Remove them with: ${updateCommand(file)}`,
   ].join('\n');
 }

@@ -9,18 +9,25 @@ import { fileURLToPath } from 'node:url';
 import type { VitestPluginContext } from 'vitest/node';
 import { deterministicFlags } from '../core/environment.ts';
 import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
-import { AllocTrackerReporter } from './reporter.ts';
-import { PROVIDE_KEY, resolveMode, type AllocTrackerOptions, type WorkerSettings } from './settings.ts';
+import { AllocTrackerReporter, githubReporterShowsAnnotations } from './reporter.ts';
+import {
+  assertSupportedVitest,
+  PROVIDE_KEY,
+  resolveMode,
+  swallowedFilter,
+  type AllocTrackerOptions,
+  type WorkerSettings,
+} from './settings.ts';
 import './augment.ts';
 
 // The public surface: the plugin, its options, the matchers' option types, and the JSON output file's
 // contract. Nothing of what workers and the main process exchange.
 export type { AllocTrackerOptions, Mode } from './settings.ts';
-export type { ByteLimit } from './augment.ts';
-export type { BaselineMatchOptions } from './runtime.ts';
+export type { ByteLimit, BaselineMatchOptions, PhaseMatchers, PhaseAssertion, PromisedPhaseAssertion } from './augment.ts';
 export type { FileOverride, MetricComparison } from '../baseline/compare.ts';
 export type { Metric, MetricStatus, Tolerance, ToleranceInput, BaselineFileJSON, BaselineMetrics } from '../baseline/types.ts';
-export type { RunReport, FileReport, PhaseRow, RowStatus } from '../report/baselines.ts';
+export type { RunReport, FileReport, PhaseRow, RowStatus, Verdict } from '../report/baselines.ts';
+export type { FlameNode } from '../report/html/model.ts';
 export type { PhaseRecord, AllocationSite, CountMethod } from '../core/types.ts';
 
 /** The setup file next to this module: setup.js in the built package, setup.ts when run from source. */
@@ -82,8 +89,14 @@ function validateOptions(options: AllocTrackerOptions): void {
   }
   if (options.report !== undefined && !['full', 'changes', 'off'].includes(options.report)) {
     throw new TypeError(
-      `alloc-tracker: allocTracker({ report }) must be 'full', 'changes' or 'off', got ${JSON.stringify(options.report)}`,
+      `alloc-tracker: allocTracker({ report }) must be 'changes', 'full' or 'off', got ${JSON.stringify(options.report)}`,
     );
+  }
+  for (const key of ['outputFile', 'html'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new TypeError(`alloc-tracker: allocTracker({ ${key} }) must be a file path, got ${JSON.stringify(value)}`);
+    }
   }
 }
 
@@ -117,6 +130,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
     // Runs once per project, after configs and projects are resolved (see the integration notes):
     // the pool is final here, and reporters are not created yet.
     configureVitest({ vitest, project }) {
+      assertSupportedVitest(vitest.version);
       const config = project.config;
       const pool = String(config.pool ?? 'forks');
       const deterministicPool = FORK_POOLS.has(pool);
@@ -138,7 +152,11 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       const keyTags: string[] = [];
       if (pool !== 'forks') keyTags.push(pool);
       if (!config.setupFiles.includes(setupFile)) config.setupFiles.push(setupFile);
+      // Annotations and GitHub errors point at the test's own line: Vitest records it only when asked.
+      config.includeTaskLocation = true;
 
+      const swallowed = swallowedFilter((vitest.config as { update?: unknown }).update);
+      if (swallowed) throw new Error(swallowed);
       const mode = resolveMode({
         option: options.mode,
         updateSnapshot: vitest.config.snapshotOptions?.updateSnapshot,
@@ -187,6 +205,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         keyTags,
         timeoutFactor,
         color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+        annotationLocation: !(process.env.GITHUB_ACTIONS === 'true' && githubReporterShowsAnnotations(vitest.config.reporters)),
       };
       project.provide(PROVIDE_KEY, settings);
 
@@ -197,7 +216,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         // A bare instance (not [instance, options]) is what Vitest accepts here on 4.1 and 5.
         (vitest.config.reporters as unknown[]).push(reporter);
       }
-      reporter.addProject(project.name, settings);
+      reporter.addProject(project, settings);
     },
   };
 }

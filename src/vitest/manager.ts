@@ -16,7 +16,9 @@ import {
   writeBaselineFile,
   type BaselineChange,
 } from '../baseline/store.ts';
-import type { FileReport, PhaseRow, RunReport } from '../report/baselines.ts';
+import type { PhaseOutcome } from '../baseline/file-state.ts';
+import { shellWord } from '../baseline/messages.ts';
+import type { FileReport, PhaseRow, RunReport, Verdict } from '../report/baselines.ts';
 import { emptySummary } from '../report/baselines.ts';
 import { isMeasured, relativeToRoot } from './runtime.ts';
 import type { FileAllocationMeta, Mode, TestAllocationMeta, WorkerSettings } from './settings.ts';
@@ -45,6 +47,32 @@ export interface RunOutcome {
   errors: string[];
 }
 
+export interface FinishOptions {
+  /** The run was interrupted: not every file was collected, so no baseline file is judged obsolete. */
+  interrupted: boolean;
+  /** Environment key when no test recorded one. */
+  fallbackEnvironment: string;
+  /** This run's mode in the main process (what workers were told); the workers' own word wins. */
+  mode?: Mode;
+  /**
+   * False in a sharded run whose results go to `vitest --merge-reports` (blob reporter): that merge
+   * writes every shard's entries at once, so a shard writes nothing and judges no deleted test file.
+   */
+  write?: boolean;
+  shard?: { index: number; count: number } | null;
+  /** This is `vitest --merge-reports`: the modules come from the shards' blobs. */
+  merged?: boolean;
+}
+
+/** How the figures compared with the stored entry, whatever the mode made of it. */
+function verdictOf(outcome: PhaseOutcome): Verdict | null {
+  if (!outcome.gated) return null;
+  if (outcome.baseline === null) return 'new';
+  if (outcome.comparisons.some((c) => c.status === 'regressed')) return 'regressed';
+  if (outcome.comparisons.some((c) => c.status === 'improved')) return 'improved';
+  return 'ok';
+}
+
 const byTestThenPhase = (a: PhaseRow, b: PhaseRow): number =>
   a.test === b.test ? (a.phase < b.phase ? -1 : a.phase > b.phase ? 1 : 0) : a.test < b.test ? -1 : 1;
 
@@ -56,39 +84,62 @@ export class BaselineManager {
   }
 
   /** Merge and write every module's proposals, then deal with baseline files of deleted test files. */
-  finishRun(modules: readonly FinishedModule[], interrupted: boolean, fallbackEnvironment: string): RunOutcome {
+  finishRun(modules: readonly FinishedModule[], options: FinishOptions): RunOutcome {
     const files: FileReport[] = [];
     const errors: string[] = [];
     let environment: string | undefined;
     let deterministic = true;
-    let mode: Mode | undefined;
+    const write = options.write ?? true;
+    // The mode the workers judged in: a merge of shards takes theirs, whatever the merging process's own.
+    const modes = new Set<Mode>();
+    for (const module of modules) {
+      if (module.fileMeta?.mode) modes.add(module.fileMeta.mode);
+      for (const test of module.tests) if (test.meta?.mode) modes.add(test.meta.mode);
+    }
+    if (modes.size > 1) {
+      const message =
+        `alloc-tracker: the merged runs judged baselines in different modes (${[...modes].sort().join(', ')}); ` +
+        'nothing was written. Run every shard with the same update setting (-u / --update=... / CI).';
+      return { report: this.emptyReport(options, [...modes][0] ?? 'local', deterministic), errors: [message] };
+    }
+    const mode: Mode = [...modes][0] ?? options.mode ?? [...this.projects.values()][0]?.mode ?? 'local';
     for (const module of modules) {
       const settings = this.projects.get(module.project);
       if (!settings || !isMeasured(settings, module.testFile)) continue;
-      mode ??= settings.mode;
-      const result = this.finishModule(module, settings);
+      const result = this.finishModule(module, settings, write);
       if (!result) continue;
       environment ??= result.environment ?? undefined;
       if (result.nondeterministic) deterministic = false;
       if (result.report.error) errors.push(result.report.error);
       files.push(result.report);
     }
-    environment ??= fallbackEnvironment;
+    // By path, not by the order modules finished in: a merge of shards prints what one run would.
+    files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.project < b.project ? -1 : a.project > b.project ? 1 : 0));
+    environment ??= options.fallbackEnvironment;
     // An interrupted run may not have collected every file: a baseline file is not judged on that.
-    if (!interrupted) {
-      for (const orphan of this.finishOrphans(environment)) {
+    if (!options.interrupted && write) {
+      for (const orphan of this.finishOrphans(environment, mode)) {
         if (orphan.error) errors.push(orphan.error);
         files.push(orphan);
       }
     }
     const summary = emptySummary();
     for (const file of files) for (const row of file.rows) summary[row.status]++;
-    return { report: { version: 1, mode: mode ?? 'local', environment, deterministic, files, summary }, errors };
+    const report: RunReport = { version: 1, mode, environment, deterministic, files, summary };
+    if (options.shard) report.shard = options.shard;
+    if (!write) report.deferred = true;
+    if (options.merged) report.merged = true;
+    return { report, errors };
+  }
+
+  private emptyReport(options: FinishOptions, mode: Mode, deterministic: boolean): RunReport {
+    return { version: 1, mode, environment: options.fallbackEnvironment, deterministic, files: [], summary: emptySummary() };
   }
 
   private finishModule(
     module: FinishedModule,
     settings: WorkerSettings,
+    write: boolean,
   ): { report: FileReport; environment: string | null; nondeterministic: boolean } | null {
     const baselinePath = baselinePathFor(settings.root, settings.baselineDir, module.testFile);
     const report: FileReport = {
@@ -113,6 +164,8 @@ export class BaselineManager {
       if (passed) changes.push(...meta.changes);
       const proposed = new Set(meta.changes.map((c) => (c.kind === 'set' ? c.phase : '')));
       for (const phase of meta.phases) {
+        const failure = meta.failures?.find((f) => f.phase === phase.name);
+        const tree = meta.trees?.find((t) => t.phase === phase.name)?.tree;
         const row: PhaseRow = {
           test: meta.test,
           phase: phase.name,
@@ -124,6 +177,11 @@ export class BaselineManager {
           metrics: phase.metrics,
           record: meta.records.find((r) => r.name === phase.name) ?? null,
           testState: state,
+          verdict: verdictOf(phase),
+          written: false,
+          ...(meta.location ? { line: meta.location.line } : {}),
+          ...(failure ? { failure: { kind: failure.kind, via: failure.via, message: failure.message } } : {}),
+          ...(tree ? { tree } : {}),
         };
         if (phase.note !== undefined) row.note = phase.note;
         if (!passed && proposed.has(phase.name)) {
@@ -133,7 +191,7 @@ export class BaselineManager {
       }
     }
     for (const entry of proposal?.obsolete ?? []) {
-      report.rows.push({
+      const row: PhaseRow = {
         test: entry.test,
         phase: entry.phase,
         status: entry.status,
@@ -144,12 +202,18 @@ export class BaselineManager {
         metrics: [],
         record: null,
         testState: entry.testDeleted ? 'deleted' : 'passed',
-      });
+        verdict: null,
+        written: false,
+      };
+      if (entry.status === 'removed') toWrite.push(row);
+      report.rows.push(row);
     }
     changes.push(...(proposal?.removals ?? []));
-    if (environment !== null && changes.length > 0 && !report.error) {
+    if (environment !== null && changes.length > 0 && !report.error && write) {
       try {
         report.written = applyBaselineChanges(baselinePath, environment, changes, settings.root) !== 'unchanged';
+        // Rows whose figures equal the stored entry were rewritten as they were: nothing changed for them.
+        for (const row of toWrite) row.written = row.status !== 'ok';
       } catch (error) {
         if (!(error instanceof BaselineFileError || error instanceof BaselineWriteError)) throw error;
         report.error = error.message;
@@ -164,14 +228,14 @@ export class BaselineManager {
    * Baseline files whose test file is gone: what happens to them is the table's 'obsolete file' row.
    * Whatever the run's filters, a file that does not exist cannot have tests.
    */
-  private finishOrphans(environment: string): FileReport[] {
+  private finishOrphans(environment: string, mode: Mode): FileReport[] {
     const reports: FileReport[] = [];
     const seen = new Set<string>();
     for (const [name, settings] of this.projects) {
       const dirKey = path.resolve(settings.root, settings.baselineDir);
       if (seen.has(dirKey)) continue;
       seen.add(dirKey);
-      const decision = decide('obsolete file', settings.mode);
+      const decision = decide('obsolete file', mode);
       for (const orphan of orphanedBaselineFiles(settings.root, settings.baselineDir)) {
         const report: FileReport = {
           file: `${relativeToRoot(settings.root, orphan.testFile)} (deleted)`,
@@ -194,6 +258,8 @@ export class BaselineManager {
               metrics: [],
               record: null,
               testState: 'deleted',
+              verdict: null,
+              written: false,
             });
           }
         }
@@ -202,6 +268,7 @@ export class BaselineManager {
             if (writeBaselineFile(orphan.baselineFile, new Map(), settings.root) === 'deleted') {
               report.written = true;
               report.deleted = true;
+              for (const row of report.rows) row.written = true;
             }
           } catch (error) {
             if (!(error instanceof BaselineFileError || error instanceof BaselineWriteError)) throw error;
@@ -211,7 +278,7 @@ export class BaselineManager {
         if (decision.fails === 'run') {
           report.error =
             `${report.baselineFile} belongs to ${relativeToRoot(settings.root, orphan.testFile)}, which no longer exists; ` +
-            'delete it, or run with --update-baselines where the tests run';
+            `delete it (rm ${shellWord(report.baselineFile)}), or let an update run delete it (npx vitest run -u)`;
         }
         reports.push(report);
       }

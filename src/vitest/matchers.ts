@@ -8,6 +8,7 @@ import { validateMetrics, validateTolerance } from '../baseline/compare.ts';
 import { formatBytes } from '../format/table.ts';
 import { formatSites } from '../baseline/messages.ts';
 import { saveFailureProfile, type BaselineMatchOptions, type TaskLike, type WorkerRuntime } from './runtime.ts';
+import { mapSites, workerSourceMapper } from './source-maps.ts';
 
 /** The subset of Vitest's matcher context used here (same on 4.1 and 5). */
 interface MatcherContext {
@@ -77,14 +78,17 @@ function retainedOf(matcher: string, record: PhaseRecord, figure: 'retainedBytes
   );
 }
 
-function retainedSitesNote(record: PhaseRecord, root: string): string {
+function retainedSitesNote(record: PhaseRecord, root: string, runtime: WorkerRuntime | undefined, task: TaskLike | undefined): string {
   if (record.retainedSites.length === 0) return '';
-  return `\n  still allocated, by the site that allocated it:\n${formatSites(record.retainedSites, root).join('\n')}`;
+  const mapper = runtime && task ? runtime.mapperOf(task) : workerSourceMapper();
+  return `\n  still allocated, by the site that allocated it:\n${formatSites(mapSites(mapper, record.retainedSites), root).join('\n')}`;
 }
 
-function sitesNote(record: PhaseRecord, root: string): string {
+/** Top sites of a failing phase, mapped to the source (matcher time: the phase is closed). */
+function sitesNote(record: PhaseRecord, root: string, runtime: WorkerRuntime | undefined, task: TaskLike | undefined): string {
   if (record.sites.length === 0) return '';
-  return `\n  top allocation sites:\n${formatSites(record.sites, root).join('\n')}`;
+  const mapper = runtime && task ? runtime.mapperOf(task) : workerSourceMapper();
+  return `\n  top allocation sites:\n${formatSites(mapSites(mapper, record.sites), root).join('\n')}`;
 }
 
 /** The matchers for `expect.extend`, bound to `runtime` (undefined: no plugin, no baselines or profiles). */
@@ -98,7 +102,9 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
     const task = context.task;
     const session = task ? runtime?.sessionOf(task) : undefined;
     if (!failed || !runtime || !task || !session) return '';
-    return saveFailureProfile(runtime.settings, task, session, record);
+    const saved = saveFailureProfile(runtime.settings, task, session, record, runtime.mapperOf(task));
+    runtime.rememberProfile(task, record.name, saved.file);
+    return saved.note;
   }
 
   function byteLimitMatcher(matcher: string, metric: 'bytes' | 'peakBytes', verb: string) {
@@ -116,7 +122,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to ${verb} ${formatBytes(max)} (${max} B)` +
           `${metric === 'bytes' ? ' per iteration' : ''}, but it ${metric === 'bytes' ? 'allocated' : 'peaked at'} ` +
           `${formatBytes(value)} (${value} B)` +
-          (pass ? '' : sitesNote(record, root)) +
+          (pass ? '' : sitesNote(record, root, runtime, this.task)) +
           profile +
           nondeterministicNote(record),
       };
@@ -138,7 +144,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to leave behind less than ${formatBytes(max)} (${max} B)` +
           `${record.iterations > 1 ? ' per iteration' : ''}, but ${formatBytes(value)} (${value} B) it allocated was still reachable ` +
           'after full garbage collections' +
-          (pass ? '' : retainedSitesNote(record, root)) +
+          (pass ? '' : retainedSitesNote(record, root, runtime, this.task)) +
           nondeterministicNote(record),
       };
     },
@@ -160,7 +166,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to grow by less than ${formatBytes(max)} (${max} B) per ` +
           `iteration, but what it leaves behind grew by ${formatBytes(value)} (${value} B) per iteration over ${record.iterations} ` +
           'iterations (the median of iterations 2 and on)' +
-          (pass ? '' : retainedSitesNote(record, root)) +
+          (pass ? '' : retainedSitesNote(record, root, runtime, this.task)) +
           nondeterministicNote(record),
       };
     },
@@ -188,7 +194,7 @@ export function createMatchers(runtime: WorkerRuntime | undefined) {
         message: () =>
           `expected phase "${record.name}" ${this.isNot ? 'not ' : ''}to make fewer than ${count} allocations per iteration, ` +
           `but it made ${record.count}` +
-          (pass ? '' : sitesNote(record, root)) +
+          (pass ? '' : sitesNote(record, root, runtime, this.task)) +
           profile +
           nondeterministicNote(record),
       };

@@ -13,8 +13,19 @@ import type { PhaseRecord } from '../core/types.ts';
 import { matchingOverrides, resolvePhaseTolerance } from '../baseline/compare.ts';
 import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
-import type { Metric, ToleranceInput } from '../baseline/types.ts';
-import { FILE_META_KEY, PROVIDE_KEY, type FileAllocationMeta, type TestAllocationMeta, type WorkerSettings } from './settings.ts';
+import type { SourceMapper } from '../core/source-map.ts';
+import { flameTreeFromProfile, pruneFlameTree } from '../report/html/model.ts';
+import { annotate, testLocation, type Annotation } from './annotations.ts';
+import type { BaselineMatchOptions } from './augment.ts';
+import {
+  FILE_META_KEY,
+  PROVIDE_KEY,
+  type FileAllocationMeta,
+  type PhaseFailureMeta,
+  type TestAllocationMeta,
+  type WorkerSettings,
+} from './settings.ts';
+import { mapRecord, workerSourceMapper } from './source-maps.ts';
 
 /** The parts of a Vitest test task this module reads (structural, so it fits Vitest 4.1 and 5). */
 export interface TaskLike {
@@ -38,11 +49,7 @@ export interface SuiteLike {
   meta?: object;
 }
 
-/** Per-call options of toMatchAllocationBaseline. */
-export interface BaselineMatchOptions {
-  tolerance?: ToleranceInput;
-  metrics?: Metric[];
-}
+export type { BaselineMatchOptions };
 
 /** `describe > test`, the key of a test in baseline files. */
 export function fullTestName(task: TaskLike): string {
@@ -95,16 +102,31 @@ function fileNamePart(name: string): string {
   return safe === name ? safe : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
+/** A saved heap profile: the line for the failure message, and the file (absolute) when one was written. */
+export interface SavedProfile {
+  note: string;
+  file: string | null;
+}
+
 /**
  * Save a failing phase's heap profile (Chrome DevTools: Memory > Load) under the profile directory,
- * mirroring the test file's path. Returns a line for the failure message, or '' when none was saved.
+ * mirroring the test file's path, with call frames mapped to the original source when `mapper` is
+ * given. Returns a line for the failure message ('' when none was saved) and the file.
  */
-export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, session: Session, record: PhaseRecord): string {
+export function saveFailureProfile(
+  settings: WorkerSettings,
+  task: TaskLike,
+  session: Session,
+  record: PhaseRecord,
+  mapper?: SourceMapper,
+): SavedProfile {
+  const none: SavedProfile = { note: '', file: null };
   const phase = record.name;
   // The record may come from another session (an explicit Session.run): then this one's profile is not its.
-  if (settings.profileDir === null || !session.has(phase) || session.phase(phase).totalBytes !== record.totalBytes) return '';
-  const profile = session.profile(phase);
-  if (!profile) return '';
+  if (settings.profileDir === null || !session.has(phase) || session.phase(phase).totalBytes !== record.totalBytes) return none;
+  const raw = session.profile(phase);
+  if (!raw) return none;
+  const profile = mapper ? mapper.mapProfile(raw) : raw;
   // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/).
   const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(
     0,
@@ -112,14 +134,17 @@ export function saveFailureProfile(settings: WorkerSettings, task: TaskLike, ses
   );
   const file = path.join(dir, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
   const profileRoot = path.resolve(settings.root, settings.profileDir);
-  if (path.relative(profileRoot, file).startsWith('..')) return '';
+  if (path.relative(profileRoot, file).startsWith('..')) return none;
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(profile));
   } catch (error) {
-    return `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`;
+    return { note: `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`, file: null };
   }
-  return `\n  heap profile of "${phase}": ${relativeToRoot(settings.root, file)} (open in Chrome DevTools: Memory > Load profile)`;
+  return {
+    note: `\n  heap profile of "${phase}": ${relativeToRoot(settings.root, file)} (open in Chrome DevTools: Memory > Load profile)`,
+    file,
+  };
 }
 
 /** An error whose message says everything: a code frame of the setup file would only distract. */
@@ -183,6 +208,8 @@ interface RunningTest {
   deactivate: () => void;
   /** Phases a matcher already checked against their baseline (with its per-call options), so the end of the test does not fail them twice. */
   explicit: Map<string, BaselineMatchOptions>;
+  /** Phases whose toMatchAllocationBaseline failed (regressed or missing), with the matcher's message. */
+  explicitFailures: Map<string, string>;
   /** Another test was running in this isolate at the same time (test.concurrent). */
   concurrent: boolean;
 }
@@ -192,6 +219,8 @@ interface FileRun {
   state: FileBaselineState | null;
   /** Which test (task id) owns each full name, and whether it recorded phases. */
   owners: Map<string, { id: string; recorded: boolean }>;
+  /** Source maps of this file's modules (one module graph per test file when isolated). */
+  mapper: SourceMapper;
 }
 
 function collectTests(suite: SuiteLike, into: { name: string; passed: boolean }[]): { name: string; passed: boolean }[] {
@@ -200,6 +229,23 @@ function collectTests(suite: SuiteLike, into: { name: string; passed: boolean }[
     else collectTests(task, into);
   }
   return into;
+}
+
+/** Shortest useful text for a phase name inside an annotation (Vitest names attachment copies after it). */
+function shortName(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 57)}...` : name;
+}
+
+/** One line for the annotation of a failing phase: what failed and by how much. */
+function annotationMessage(outcome: PhaseJudgement['outcome'], profileSaved: boolean): string {
+  const phase = shortName(outcome.name);
+  if (outcome.baseline === null) return `no baseline for phase "${phase}" (this run writes none)`;
+  const worst = outcome.comparisons.filter((c) => c.status === 'regressed');
+  const parts = worst.map((c) => {
+    const pct = c.changePercent === null ? 'from 0' : `${c.changePercent >= 0 ? '+' : ''}${c.changePercent.toFixed(2)}%`;
+    return `${c.metric} ${pct}`;
+  });
+  return `phase "${phase}" regressed: ${parts.join(', ')}${profileSaved ? ' (heap profile attached)' : ''}`;
 }
 
 export class WorkerRuntime {
@@ -222,7 +268,7 @@ export class WorkerRuntime {
     if (!filepath || !isMeasured(this.settings, filepath)) return;
     const s = this.settings;
     const baselineFile = baselinePathFor(s.root, s.baselineDir, filepath);
-    const run: FileRun = { state: null, owners: new Map() };
+    const run: FileRun = { state: null, owners: new Map(), mapper: workerSourceMapper() };
     this.files.set(filepath, run);
     try {
       run.state = FileBaselineState.open({
@@ -235,7 +281,7 @@ export class WorkerRuntime {
         color: s.color,
       });
     } catch (error) {
-      if (error instanceof BaselineFileError) this.fileMeta(suite, { error: error.message, proposal: null });
+      if (error instanceof BaselineFileError) this.fileMeta(suite, { error: error.message, proposal: null, mode: s.mode });
       throw error;
     }
   }
@@ -269,6 +315,7 @@ export class WorkerRuntime {
       partialBecause,
       deactivate: session.activate(),
       explicit: new Map(),
+      explicitFailures: new Map(),
       concurrent,
     });
   }
@@ -348,11 +395,20 @@ export class WorkerRuntime {
     return this.running.get(task.id)?.session;
   }
 
-  /** toMatchAllocationBaseline: judge one phase now, with per-call options; the end of the test will not fail it again. */
+  /** The source mapper of the test's file (a fresh one outside measured files). */
+  mapperOf(task: TaskLike): SourceMapper {
+    return this.files.get(task.file?.filepath ?? '')?.mapper ?? workerSourceMapper();
+  }
+
+  /**
+   * toMatchAllocationBaseline: judge one phase now, with per-call options; the end of the test will not
+   * fail it again. Runs at matcher time, after the phase closed: its sites are mapped to the source.
+   */
   matchBaseline(task: TaskLike, record: PhaseRecord, call: BaselineMatchOptions): PhaseJudgement {
     const filepath = task.file?.filepath ?? '';
-    const state = this.files.get(filepath)?.state;
-    if (!state) {
+    const file = this.files.get(filepath);
+    const state = file?.state;
+    if (!file || !state) {
       throw new Error(
         `toMatchAllocationBaseline: ${relativeToRoot(this.settings.root, filepath)} is not measured by alloc-tracker ` +
           '(see the include option of allocTracker())',
@@ -360,20 +416,25 @@ export class WorkerRuntime {
     }
     const running = this.running.get(task.id);
     running?.explicit.set(record.name, call);
-    return state.judge(
+    const judgement = state.judge(
       fullTestName(task),
-      this.measured(record, running),
+      this.measured(mapRecord(file.mapper, record), running),
       effectiveRules(this.settings, filepath, call, true, record.async),
     );
+    if (judgement.failure !== null) running?.explicitFailures.set(record.name, judgement.failure);
+    return judgement;
   }
 
-  /** A test ended: judge its phases, attach what it measured and proposes to its meta, fail it when a gate failed. */
-  endTest(task: TaskLike): void {
+  /**
+   * A test ended: judge its phases, attach what it measured and proposes to its meta, annotate each
+   * failing phase at the test's line (with its heap profile), fail the test when a gate failed.
+   */
+  async endTest(task: TaskLike): Promise<void> {
     const running = this.running.get(task.id);
     if (!running) return;
     running.deactivate();
     this.running.delete(task.id);
-    const records = running.session.records();
+    const rawRecords = running.session.records();
     const testFailed = task.result?.state === 'fail' || (task.result?.errors?.length ?? 0) > 0;
     // A timeout of a measured test names the plugin: measuring may be what made it slow.
     const timedOut = (task.result?.errors ?? []).some((e) => /timed out in \d+ ?ms/i.test(String((e as { message?: unknown })?.message)));
@@ -394,7 +455,7 @@ export class WorkerRuntime {
       // The ambient session is per isolate: spans of concurrent tests land in whichever session was
       // activated last, so every test of the group is suspect once any of them recorded a phase.
       this.concurrentGroupRecorded ||=
-        records.length > 0 || [...this.running.values()].some((other) => other.session.phaseNames().length > 0);
+        rawRecords.length > 0 || [...this.running.values()].some((other) => other.session.phaseNames().length > 0);
       const spoiled = this.concurrentGroupRecorded;
       if (this.running.size === 0) this.concurrentGroupRecorded = false;
       state?.finishTest(name, false, []);
@@ -409,7 +470,7 @@ export class WorkerRuntime {
     }
     // Two tests of one name would share one baseline entry (and one would make the other's look obsolete),
     // as soon as either records phases. Retries of one test keep their id.
-    const recorded = records.length > 0;
+    const recorded = rawRecords.length > 0;
     const owner = file?.owners.get(name);
     if (owner !== undefined && owner.id !== task.id && (recorded || owner.recorded)) {
       state?.finishTest(name, false, []);
@@ -419,19 +480,27 @@ export class WorkerRuntime {
       );
     }
     file?.owners.set(name, { id: task.id, recorded: recorded || (owner?.recorded ?? false) });
-    if (!recorded || !state) {
+    if (!recorded || !state || !file) {
       state?.finishTest(name, !testFailed, []);
       return;
     }
+    // Every phase is closed now: mapping (which reads files and allocates) measures nothing.
+    const records = rawRecords.map((record) => mapRecord(file.mapper, record));
+    const location = testLocation(task);
     const meta: TestAllocationMeta = {
       test: name,
       environment: this.environment,
+      mode: this.settings.mode,
       phases: [],
       records,
       nondeterministic: !determinismStatus().deterministic,
       changes: [],
+      failures: [],
+      trees: [],
+      ...(location ? { location: { line: location.line, column: location.column } } : {}),
     };
     const failures: string[] = [];
+    const annotations: Annotation[] = [];
     for (const record of records) {
       const explicit = running.explicit.get(record.name);
       const gated = this.settings.auto || explicit !== undefined;
@@ -443,9 +512,31 @@ export class WorkerRuntime {
       meta.phases.push(judgement.outcome);
       if (judgement.change) meta.changes.push(judgement.change);
       // A phase checked by toMatchAllocationBaseline already passed or failed there.
-      if (judgement.failure !== null && explicit === undefined) {
-        failures.push(judgement.failure + saveFailureProfile(this.settings, task, running.session, record));
-      }
+      const explicitFailure = running.explicitFailures.get(record.name);
+      const failure = explicit === undefined ? judgement.failure : (explicitFailure ?? null);
+      if (failure === null) continue;
+      const saved =
+        explicit === undefined
+          ? saveFailureProfile(this.settings, task, running.session, record, file.mapper)
+          : { note: '', file: this.savedProfileFile(task, record) };
+      const message = failure + saved.note;
+      if (explicit === undefined) failures.push(message);
+      const kind: PhaseFailureMeta['kind'] = judgement.outcome.baseline === null ? 'missing' : 'regressed';
+      meta.failures.push({ phase: record.name, kind, via: explicit === undefined ? 'gate' : 'matcher', message });
+      annotations.push({
+        message: annotationMessage(judgement.outcome, saved.file !== null),
+        type: 'alloc-tracker',
+        ...(location && this.settings.annotationLocation ? { location } : {}),
+        ...(saved.file ? { attachment: { path: saved.file, contentType: 'application/json' } } : {}),
+      });
+    }
+    // Every sampled phase gets its call tree (source-mapped, pruned as the HTML page would draw it).
+    for (const record of records) {
+      if (record.samplingInterval === 0) continue;
+      const profile = running.session.profile(record.name);
+      if (!profile) continue;
+      const tree = pruneFlameTree(flameTreeFromProfile(file.mapper.mapProfile(profile), this.settings.root));
+      if (tree) meta.trees.push({ phase: record.name, tree });
     }
     (task.meta as Record<string, unknown>)[PROVIDE_KEY] = meta;
     // Only gated phases are stored, so only they can make a stored entry current.
@@ -454,6 +545,7 @@ export class WorkerRuntime {
       !testFailed,
       meta.phases.filter((p) => p.gated).map((p) => p.name),
     );
+    await annotate(task, annotations);
     if (failures.length > 0 && !testFailed) throw withoutStack(failures.join('\n\n'));
   }
 
@@ -464,8 +556,21 @@ export class WorkerRuntime {
     if (!filepath || !state) return;
     this.files.delete(filepath);
     const proposal = state.finishFile(collectTests(suite, []));
-    this.fileMeta(suite, { error: null, proposal });
+    this.fileMeta(suite, { error: null, proposal, mode: this.settings.mode });
     if (proposal.failure !== null) throw withoutStack(proposal.failure);
+  }
+
+  /** The profile a failing matcher saved for this test and phase (same path rule), if it exists. */
+  private savedProfileFile(task: TaskLike, record: PhaseRecord): string | null {
+    return this.profilesSaved.get(`${task.id}\u0000${record.name}`) ?? null;
+  }
+
+  /** Profiles saved by failing matchers, by test id and phase. */
+  private readonly profilesSaved = new Map<string, string>();
+
+  /** Called by the matchers when they saved a failing phase's profile. */
+  rememberProfile(task: TaskLike, phase: string, file: string | null): void {
+    if (file) this.profilesSaved.set(`${task.id}\u0000${phase}`, file);
   }
 
   private fileMeta(suite: SuiteLike, meta: FileAllocationMeta): void {

@@ -8,6 +8,7 @@ import type { FileOverride } from '../baseline/compare.ts';
 import type { FileProposal, PhaseOutcome } from '../baseline/file-state.ts';
 import type { BaselineChange } from '../baseline/store.ts';
 import type { Metric, Mode, ToleranceInput } from '../baseline/types.ts';
+import type { FlameNode } from '../report/html/model.ts';
 
 export type { Mode };
 
@@ -53,7 +54,10 @@ export interface AllocTrackerOptions {
    * stored. Default: every test file of the project. Tests elsewhere run as if the plugin were absent.
    */
   include?: string[];
-  /** Force a mode instead of deriving it from -u / --update-baselines / ALLOC_TRACKER_UPDATE / CI. */
+  /**
+   * Force a mode instead of following Vitest's snapshot update state (-u / --update=all|new|none /
+   * UPDATE_SNAPSHOT / CI) and ALLOC_TRACKER_UPDATE.
+   */
   mode?: Mode;
   /**
    * Exact allocation counts (V8's sampler at interval 1): gated as `count` and shown next to bytes.
@@ -83,10 +87,15 @@ export interface AllocTrackerOptions {
   timeoutFactor?: number;
   /** Allocation sites kept per phase for failure messages (default 10). */
   topSites?: number;
-  /** End-of-run terminal report: 'full' (default: every phase), 'changes' (only phases not ok), 'off'. */
-  report?: 'full' | 'changes' | 'off';
+  /**
+   * End-of-run terminal report: 'changes' (default: phases that are not ok, then one line for the
+   * unchanged ones), 'full' (a row for every phase), 'off'. Accepted changes of update runs are always listed.
+   */
+  report?: 'changes' | 'full' | 'off';
   /** Write the run's results as JSON to this file (relative to the root of the first project). */
   outputFile?: string;
+  /** Write the run's results as one self-contained HTML page to this file (relative to the root), e.g. 'alloc-report/index.html'. */
+  html?: string;
 }
 
 /** What each worker gets via inject(PROVIDE_KEY). Plain JSON. */
@@ -117,6 +126,21 @@ export interface WorkerSettings {
   /** The factor measured tests' timeouts were raised by, for the message when one still times out. */
   timeoutFactor: number;
   color: boolean;
+  /**
+   * Whether annotations carry the test's location. Off in GitHub Actions when Vitest's github-actions
+   * reporter runs: it would repeat each one as a notice next to the plugin's own ::error.
+   */
+  annotationLocation: boolean;
+}
+
+/** A phase that failed its test through the baseline gate (automatic, or toMatchAllocationBaseline). */
+export interface PhaseFailureMeta {
+  phase: string;
+  kind: 'regressed' | 'missing';
+  /** 'gate': the automatic gate failed the test in afterEach; 'matcher': toMatchAllocationBaseline did. */
+  via: 'gate' | 'matcher';
+  /** The failure message (the test's error). */
+  message: string;
 }
 
 /**
@@ -134,6 +158,14 @@ export interface TestAllocationMeta {
   nondeterministic: boolean;
   /** What to store if this test passes (the main process checks that it did). */
   changes: BaselineChange[];
+  /** The mode the worker judged in (a merge of sharded runs writes what the shards' mode says). */
+  mode: Mode;
+  /** Phases that failed through the baseline gate. */
+  failures: PhaseFailureMeta[];
+  /** Call tree of every sampled phase, source-mapped and pruned (paths under 0.1% folded). */
+  trees: { phase: string; tree: FlameNode }[];
+  /** The test's line in its file (when Vitest collected locations). */
+  location?: { line: number; column: number };
 }
 
 /** What a worker attaches to the test module's `meta.allocTrackerFile` when the file's tests ran. */
@@ -142,6 +174,8 @@ export interface FileAllocationMeta {
   error: string | null;
   /** Obsolete entries and removals; null when the file ended before its tests ran. */
   proposal: FileProposal | null;
+  /** The mode the worker judged in. */
+  mode: Mode;
 }
 
 /** Key of the per-file message on the test module's meta. */
@@ -157,10 +191,6 @@ declare module 'vitest' {
   }
 }
 
-function truthy(value: string | undefined): boolean {
-  return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
-}
-
 /** std-env semantics for the plain CI variable: set and not "false"/"0". */
 export function isCiEnv(env: Readonly<Record<string, string | undefined>>): boolean {
   const ci = env.CI;
@@ -173,10 +203,30 @@ export function hasUpdateFlag(argv: readonly string[]): boolean {
   return separator !== -1 && argv.slice(separator + 1).includes(UPDATE_FLAG);
 }
 
+/** Vitest's snapshot update state, as `-u` / `--update=…` / UPDATE_SNAPSHOT / CI leave it: 'all', 'new' or 'none'. */
+export type UpdateState = 'all' | 'new' | 'none';
+
+const MODE_OF_UPDATE: Readonly<Record<UpdateState, Mode>> = { all: 'update', new: 'local', none: 'ci' };
+
 /**
- * The mode, mirroring snapshots: update when asked (-u, `-- --update-baselines`, ALLOC_TRACKER_UPDATE,
- * option); otherwise CI when Vitest would not write snapshots ('none', std-env's isCI) or CI is set;
- * otherwise local.
+ * ALLOC_TRACKER_UPDATE: `all` (or 1/true/yes/on) updates baselines only, `new` writes missing ones,
+ * `none` writes nothing; unset, empty, 0/false/no/off: follow Vitest. Anything else is an error.
+ */
+export function updateStateFromEnv(value: string | undefined): UpdateState | null {
+  const v = (value ?? '').trim().toLowerCase();
+  if (['', '0', 'false', 'no', 'off'].includes(v)) return null;
+  if (['1', 'true', 'yes', 'on', 'all'].includes(v)) return 'all';
+  if (v === 'new' || v === 'none') return v;
+  throw new TypeError(
+    `alloc-tracker: ${UPDATE_ENV}=${JSON.stringify(value)} is not understood; use all (or 1), new or none, or leave it unset to follow vitest -u`,
+  );
+}
+
+/**
+ * The mode of a run, mirroring snapshots: Vitest's update state ('all' with -u / --update / --update=all
+ * / UPDATE_SNAPSHOT=all, 'new' locally or with --update=new, 'none' on CI or with --update=none) maps to
+ * update / local / ci. Baselines-only overrides win over it: the option, ALLOC_TRACKER_UPDATE, and
+ * `-- --update-baselines` (what the vitest-alloc bin passes on).
  */
 export function resolveMode(input: {
   option: Mode | undefined;
@@ -185,7 +235,45 @@ export function resolveMode(input: {
   env: Readonly<Record<string, string | undefined>>;
 }): Mode {
   if (input.option !== undefined) return input.option;
-  if (truthy(input.env[UPDATE_ENV]) || hasUpdateFlag(input.argv) || input.updateSnapshot === 'all') return 'update';
-  if (input.updateSnapshot === 'none' || isCiEnv(input.env)) return 'ci';
-  return 'local';
+  const fromEnv = updateStateFromEnv(input.env[UPDATE_ENV]);
+  if (fromEnv !== null) return MODE_OF_UPDATE[fromEnv];
+  if (hasUpdateFlag(input.argv)) return 'update';
+  const state = input.updateSnapshot;
+  if (state === 'all' || state === 'new' || state === 'none') return MODE_OF_UPDATE[state];
+  return isCiEnv(input.env) ? 'ci' : 'local';
+}
+
+/**
+ * Vitest's `-u` / `--update` takes an optional value, so `vitest run -u test/a.test.ts` reads the file as
+ * the update type: the file filter is gone and every test file runs in update mode. Returns the
+ * one-line explanation when the resolved `update` looks like that, null otherwise.
+ */
+export function swallowedFilter(update: unknown): string | null {
+  if (typeof update !== 'string') return null;
+  if (['all', 'new', 'none', 'true', 'false', ''].includes(update)) return null;
+  return (
+    `alloc-tracker: Vitest read "-u ${update}" as --update=${update}: the file filter is lost and every test file ` +
+    `would rewrite its baselines and snapshots. Put the files first: npx vitest run ${update} -u`
+  );
+}
+
+/** The Vitest versions the plugin works with; the peer dependency says the same. */
+export const SUPPORTED_VITEST = '^4.1.0 || ^5.0.0';
+
+/**
+ * Vitest 4.1 or later, or a one-line error saying why not. Tried on 3.2.7 (Node 26): its hooks get other
+ * arguments (`beforeAll(suite)`), forks-pool flags live in poolOptions.forks.execArgv, `-u` takes no
+ * value (and UPDATE_SNAPSHOT=none means "update all" there), annotations go through another RPC and
+ * modules run through vite-node, whose source maps the plugin does not read. A second code path for all
+ * of that would put the guarantees (no silent update, original positions) at risk, so 3.x is refused.
+ */
+export function assertSupportedVitest(version: string | undefined): void {
+  const [major = 0, minor = 0] = (version ?? '').split('.').map((part) => Number.parseInt(part, 10));
+  if (major > 4 || (major === 4 && minor >= 1)) return;
+  throw new Error(
+    `alloc-tracker: Vitest ${version ?? '(unknown version)'} is not supported: the plugin needs Vitest 4.1 or later (${SUPPORTED_VITEST}); ` +
+      'upgrade with npm install -D vitest@latest. On 3.x its update semantics differ (-u takes no value, ' +
+      'UPDATE_SNAPSHOT=none updates everything), setup-file hooks get other arguments, worker flags and annotations ' +
+      'go through other APIs, and allocation sites could not be mapped to the source (vite-node).',
+  );
 }

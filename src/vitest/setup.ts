@@ -27,8 +27,8 @@ beforeEach(({ task }) => {
   runtime.beginTest(task);
 });
 
-afterEach(({ task }) => {
-  runtime.endTest(task);
+afterEach(async ({ task }) => {
+  await runtime.endTest(task);
 });
 
 // Obsolete entries fail the file in CI only (as obsolete snapshots do); locally they are reported and

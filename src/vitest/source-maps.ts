@@ -9,6 +9,7 @@
  */
 import type { SourceMapPayload } from 'node:module';
 import { DEFAULT_PROVIDERS, SourceMapper, sourceMapFromComment, urlToPath, type SourceMapProvider } from '../core/source-map.ts';
+import type { AllocationSite, PhaseRecord } from '../core/types.ts';
 
 /** The parts of Vite's EvaluatedModules this module reads (structural: it is not public API). */
 interface EvaluatedModulesLike {
@@ -50,4 +51,41 @@ export const vitestRunnerSourceMaps: SourceMapProvider = (url) => {
 /** A mapper for a Vitest worker: the module runner's maps first, then Node's and files' own. */
 export function workerSourceMapper(): SourceMapper {
   return new SourceMapper([vitestRunnerSourceMaps, ...DEFAULT_PROVIDERS]);
+}
+
+/** An allocation site after mapping: `position` says whether it is in the source a person wrote. */
+export type MappedSite = AllocationSite & {
+  /** 'original': mapped through a source map; 'generated': V8's position in the code it ran (no map). */
+  position?: 'original' | 'generated';
+};
+
+/**
+ * Sites with original positions where a map exists, marked 'generated' where none does (builtins,
+ * `(native)`, keep no mark). Sites that land on one original function are merged, biggest first.
+ * Reads maps (files, the module runner): call it only when no measured phase is open.
+ */
+export function mapSites(mapper: SourceMapper, sites: readonly AllocationSite[]): MappedSite[] {
+  const merged = new Map<string, MappedSite>();
+  for (const site of sites) {
+    const isScript = /:\d+:\d+$/.test(site.location);
+    const mapped = mapper.mapLocation(site.location, site.functionName);
+    const key = `${mapped.functionName}\u0000${mapped.location}`;
+    const twin = merged.get(key);
+    if (twin) {
+      twin.bytes += site.bytes;
+      twin.share += site.share;
+      continue;
+    }
+    const out: MappedSite = { ...site, functionName: mapped.functionName, location: mapped.location };
+    if (isScript) out.position = mapped.mapped ? 'original' : 'generated';
+    merged.set(key, out);
+  }
+  return [...merged.values()].sort((a, b) => b.bytes - a.bytes || a.location.localeCompare(b.location));
+}
+
+/** A record whose sites (and retained sites) point at the original source. */
+export function mapRecord(mapper: SourceMapper, record: PhaseRecord): PhaseRecord {
+  const out: PhaseRecord = { ...record, sites: mapSites(mapper, record.sites) };
+  if (Array.isArray(record.retainedSites) && record.retainedSites.length > 0) out.retainedSites = mapSites(mapper, record.retainedSites);
+  return out;
 }

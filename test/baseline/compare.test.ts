@@ -125,7 +125,7 @@ describe('messages', () => {
     expect(text).toMatch(/90\.0%\s+900\.0 kB\s+deflate \(src\/z\.ts:10:3\)/);
     expect(text).toMatch(/-\s+bytes: 1000000\n\s+\+\s+bytes: 1100000/);
     expect(text).not.toContain('\u001b[');
-    expect(text).toContain('--update-baselines');
+    expect(text).toContain('accept it: npx vitest run test/a.test.ts -u');
   });
   test('changes carry a sign', () => {
     expect(formatChange({ metric: 'count', change: -5, changePercent: -10 })).toBe('-10.00% (-5)');

@@ -106,6 +106,7 @@ describe('alloc-tracker-html CLI', () => {
       keyTags: [],
       timeoutFactor: 3,
       color: false,
+      annotationLocation: true,
     };
     const testFile = path.join(root, 'test/a.test.ts');
     const note = saveFailureProfile(
@@ -113,7 +114,7 @@ describe('alloc-tracker-html CLI', () => {
       { id: 't', name: TEST, type: 'test', file: { filepath: testFile }, meta: {} },
       session,
       record,
-    );
+    ).note;
     const saved = path.join(root, /: (\S.*\.heapprofile) \(/.exec(note)![1]!);
     expect(savedProfilePath(root, '.alloc-profiles', 'test/a.test.ts', TEST, PHASE)).toBe(saved);
 

@@ -61,7 +61,7 @@ test('phases named like Object.prototype members', () => {
     // Gated locally: 10 ok, nothing new.
     const again = project.run(['run']);
     expectExit(again, 0);
-    expect(again.stdout).toMatch(/10 phase entries in 1 file .*: 10 ok\n/);
+    expect(again.stdout).toMatch(/10 phases in 1 file .*: 10 ok\n/);
     // CI finds every entry (none "missing").
     const ci = project.run(['run'], { CI: 'true' });
     expectExit(ci, 0);

@@ -168,7 +168,7 @@ describe('threads pool', () => {
     const project = await createPipelineProject('forks', 'v5', configFile("{ outputFile: 'alloc-report.json', report: 'off' }"));
     const result = project.run(['run']);
     expectExit(result, 0);
-    expect(result.stdout).not.toContain('alloc-tracker: 5 phase entries'); // report: 'off'
+    expect(result.stdout).not.toContain('alloc-tracker: 5 phases'); // report: 'off'
     const report = project.readJson<RunReport>('alloc-report.json');
     expect(report.deterministic).toBe(true);
     expect(report.files.flatMap((f) => f.rows.map((r) => r.record?.deterministic))).toEqual([true, true, true, true, true]);

@@ -51,6 +51,7 @@ describe.each(Object.keys(VITEST_VERSIONS) as VitestVersion[])('the packed clean
     expect(ls.stdout).not.toContain('oci-chunk');
     const bins = readdirSync(path.join(base, 'node_modules/.bin'));
     expect(bins).toContain('vitest-alloc');
+    expect(bins).toContain('alloc-tracker-html');
     expect(bins).toContain('vitest');
     expect(bins).not.toContain('oci-chunk');
     expect(copiesOf(base, 'vitest')).toEqual([path.join(base, 'node_modules/vitest')]);
@@ -78,5 +79,11 @@ describe.each(Object.keys(VITEST_VERSIONS) as VitestVersion[])('the packed clean
     expectExit(accepted, 0);
     expect(project.readJson<BaselineFileJSON>(PIPELINE_BASELINE)[ENV]!['pipeline > packs']!.encode!.externalBytes).toBe(1_100_000);
     expect(project.run(['run'], { WORK_SCALE: '1.1' }).status).toBe(0);
+
+    // The HTML page of the JSON output, from the package's other bin.
+    const html = project.run(['alloc-report.json', '-o', 'page/report.html'], {}, 'alloc-tracker-html');
+    expectExit(html, 0);
+    expect(html.stdout).toMatch(/alloc-tracker-html: page\/report\.html \(\d+ KiB, 5 phases, 5 call trees\)/);
+    expect(project.read('page/report.html').startsWith('<!doctype html>')).toBe(true);
   });
 });

@@ -30,6 +30,7 @@ const settings: WorkerSettings = {
   keyTags: [],
   timeoutFactor: 3,
   color: false,
+  annotationLocation: true,
 };
 
 function recorded(): { session: Session; record: ReturnType<Session['phase']> } {
@@ -45,7 +46,7 @@ const savedPath = (note: string): string => path.join(root, /: (\S.*\.heapprofil
 describe('saveFailureProfile', () => {
   it('mirrors the test file under the profile directory, and writes a DevTools-shaped profile', () => {
     const { session, record } = recorded();
-    const file = savedPath(saveFailureProfile(settings, task('plain name', path.join(root, 'test/a.test.ts')), session, record));
+    const file = savedPath(saveFailureProfile(settings, task('plain name', path.join(root, 'test/a.test.ts')), session, record).note);
     expect(file).toBe(path.join(root, '.alloc-profiles/test/a.test.ts/plain name - work.heapprofile'));
     const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: { callFrame: { functionName: string } }; samples: unknown[] };
     expect(profile.head.callFrame.functionName).toBe('(root)');
@@ -55,15 +56,15 @@ describe('saveFailureProfile', () => {
   it('keeps test files outside the root inside the profile directory', () => {
     const { session, record } = recorded();
     const outside = path.join(path.dirname(root), 'shared', 'x.test.ts');
-    const file = savedPath(saveFailureProfile(settings, task('t', outside), session, record));
+    const file = savedPath(saveFailureProfile(settings, task('t', outside), session, record).note);
     expect(path.relative(path.join(root, '.alloc-profiles'), file).startsWith(`_outside_root${path.sep}`)).toBe(true);
     expect(existsSync(path.join(path.dirname(root), 'shared'))).toBe(false);
   });
 
   it('names that only differ in unsafe characters get different files', () => {
     const { session, record } = recorded();
-    const a = savedPath(saveFailureProfile(settings, task('a/b', path.join(root, 'test/n.test.ts')), session, record));
-    const b = savedPath(saveFailureProfile(settings, task('a?b', path.join(root, 'test/n.test.ts')), session, record));
+    const a = savedPath(saveFailureProfile(settings, task('a/b', path.join(root, 'test/n.test.ts')), session, record).note);
+    const b = savedPath(saveFailureProfile(settings, task('a?b', path.join(root, 'test/n.test.ts')), session, record).note);
     expect(a).not.toBe(b);
     expect(path.dirname(a)).toBe(path.join(root, '.alloc-profiles/test/n.test.ts'));
   });
@@ -72,7 +73,10 @@ describe('saveFailureProfile', () => {
     const { session } = recorded();
     const other = recorded().record;
     const bigger = { ...other, totalBytes: other.totalBytes + 1 };
-    expect(saveFailureProfile(settings, task('o', path.join(root, 'test/o.test.ts')), session, bigger)).toBe('');
-    expect(saveFailureProfile({ ...settings, profileDir: null }, task('o', path.join(root, 'test/o.test.ts')), session, other)).toBe('');
+    expect(saveFailureProfile(settings, task('o', path.join(root, 'test/o.test.ts')), session, bigger)).toEqual({ note: '', file: null });
+    expect(saveFailureProfile({ ...settings, profileDir: null }, task('o', path.join(root, 'test/o.test.ts')), session, other)).toEqual({
+      note: '',
+      file: null,
+    });
   });
 });

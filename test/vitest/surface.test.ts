@@ -13,7 +13,7 @@ describe('alloc-tracker/vitest', () => {
   });
 
   test('the JSON output carries its schema version', () => {
-    const { report } = new BaselineManager().finishRun([], true, 'node26-linux-x64');
+    const { report } = new BaselineManager().finishRun([], { interrupted: true, fallbackEnvironment: 'node26-linux-x64' });
     expect(report.version).toBe(1);
     expect(Object.keys(report).sort()).toEqual(['deterministic', 'environment', 'files', 'mode', 'summary', 'version']);
   });

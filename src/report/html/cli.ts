@@ -2,7 +2,7 @@
 /**
  * The plugin's JSON output file as one self-contained HTML page:
  *
- *   node dist/report/html/cli.js results.json [-o report.html] [--root DIR] [--profiles DIR] [--title TEXT]
+ *   alloc-tracker-html results.json [-o report.html] [--root DIR] [--profiles DIR] [--title TEXT]
  *
  * Call trees: the JSON output holds each phase's top sites only; the plugin saves a failing phase's
  * whole call tree as a `.heapprofile` under `.alloc-profiles/`, and those are attached to their rows.
@@ -13,7 +13,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { buildReportFromFile } from './files.ts';
 
-const USAGE = 'usage: node dist/report/html/cli.js <results.json> [-o report.html] [--root DIR] [--profiles DIR] [--title TEXT]';
+const USAGE = 'usage: alloc-tracker-html <results.json> [-o report.html] [--root DIR] [--profiles DIR] [--title TEXT]';
 
 function fail(message: string): never {
   process.stderr.write(`alloc-tracker-html: ${message}\n`);

@@ -46,7 +46,7 @@ export interface BuildOptions {
 export interface BuiltReport {
   html: string;
   phases: number;
-  /** Phases drawn from a whole call tree (the rest from their top sites). */
+  /** Phases drawn from a call tree (a saved profile, or the tree the plugin put in the JSON); the rest from their top sites. */
   trees: number;
   warnings: string[];
 }
@@ -74,7 +74,6 @@ export function buildReportFromFile(file: string, options: BuildOptions): BuiltR
     throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
   }
   const warnings: string[] = [];
-  let trees = 0;
   const profileOf = (fileReport: FileReport, row: PhaseRow): HeapProfile | null => {
     if (!options.profileDir || !PROFILED.has(row.status)) return null;
     const saved = savedProfilePath(options.root, options.profileDir, fileReport.file, row.test, row.phase);
@@ -82,7 +81,6 @@ export function buildReportFromFile(file: string, options: BuildOptions): BuiltR
     try {
       const profile: unknown = JSON.parse(readFileSync(saved, 'utf8'));
       if (!isHeapProfile(profile)) throw new Error('not a heap profile (no head node)');
-      trees++;
       return profile;
     } catch (error) {
       warnings.push(`${saved}: skipped: ${(error as Error).message}`);
@@ -95,5 +93,6 @@ export function buildReportFromFile(file: string, options: BuildOptions): BuiltR
     title: options.title ?? `alloc-tracker: ${path.basename(file)}`,
   });
   const html = renderHtmlReport(model);
-  return { html, phases: model.files.reduce((n, f) => n + f.phases.length, 0), trees, warnings };
+  const phases = model.files.flatMap((f) => f.phases);
+  return { html, phases: phases.length, trees: phases.filter((p) => p.tree).length, warnings };
 }

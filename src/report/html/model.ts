@@ -112,6 +112,51 @@ export function flameTreeFromProfile(profile: HeapProfile, root?: string): Flame
   return convert(profile.head);
 }
 
+/** A tree whose locations under `root` are shown relative to it. */
+function relativeTree(tree: FlameNode, root: string | undefined): FlameNode {
+  if (!root) return tree;
+  const convert = (node: FlameNode): FlameNode => ({
+    ...node,
+    location: relativeLocation(node.location, root),
+    children: node.children.map(convert),
+  });
+  return convert(tree);
+}
+
+/** Default share under which the page folds call paths (and the plugin prunes trees before sending them). */
+export const MIN_TREE_SHARE = 0.001;
+
+/**
+ * The tree as small as the page needs it: paths under `minShare` of the whole become one
+ * "(smaller paths)" node per parent (they would be under a pixel wide, and they are most of a
+ * profile's nodes). Null when the tree has no bytes.
+ */
+export function pruneFlameTree(tree: FlameNode, minShare = MIN_TREE_SHARE): FlameNode | null {
+  const sizes = new Map<FlameNode, number>();
+  const total = (node: FlameNode): number => {
+    let sum = node.selfBytes;
+    for (const child of node.children) sum += total(child);
+    sizes.set(node, sum);
+    return sum;
+  };
+  const whole = total(tree);
+  if (whole <= 0) return null;
+  const limit = whole * minShare;
+  const prune = (node: FlameNode): FlameNode => {
+    const children: FlameNode[] = [];
+    let small = 0;
+    for (const child of node.children) {
+      const size = sizes.get(child) ?? 0;
+      if (size <= 0) continue;
+      if (size < limit) small += size;
+      else children.push(prune(child));
+    }
+    if (small > 0) children.push({ functionName: '(smaller paths)', location: '', selfBytes: small, children: [] });
+    return { functionName: node.functionName, location: node.location, selfBytes: node.selfBytes, children };
+  };
+  return prune(tree);
+}
+
 /** Figures only when they are numbers: an entry without them (e.g. `{}`) shows as absent, not as NaN. */
 function figuresOf(metrics: BaselineMetrics | null): ReportFigures | null {
   if (!metrics || typeof metrics.bytes !== 'number' || !Number.isFinite(metrics.bytes)) return null;
@@ -158,7 +203,8 @@ export function fromRunReport(report: RunReport, options: FromRunReportOptions =
           baseline: figuresOf(row.baseline),
           current: figuresOf(row.current),
           sites: (record?.sites ?? []).map((site) => ({ ...site, location: relativeLocation(site.location, root) })),
-          tree: profile ? flameTreeFromProfile(profile, root) : null,
+          // A saved profile is the whole tree; the plugin's own (source-mapped, pruned) tree otherwise.
+          tree: profile ? flameTreeFromProfile(profile, root) : row.tree ? relativeTree(row.tree, root) : null,
           ...(warnings.length ? { warnings } : {}),
         };
       }),

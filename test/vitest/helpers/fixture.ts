@@ -271,6 +271,14 @@ export class FixtureProject {
     }
   }
 
+  /**
+   * The environment of fixture runs, built from scratch: the outer run may itself be on CI (CI,
+   * GITHUB_ACTIONS, ... make std-env say CI) or in update mode.
+   */
+  baseEnv(): Record<string, string> {
+    return { PATH: nodeOnlyPath(), HOME: process.env.HOME ?? this.root, NO_COLOR: '1' };
+  }
+
   read(file: string): string {
     return readFileSync(path.join(this.root, file), 'utf8');
   }
@@ -288,21 +296,86 @@ export class FixtureProject {
   }
 
   /**
-   * Run the project's `vitest` (or the package's `vitest-alloc`) bin from node_modules/.bin, with only
-   * this repository's Node on PATH. The environment is built from scratch: the outer run may itself be
-   * on CI (CI, GITHUB_ACTIONS, ... make std-env say CI) or in update mode.
+   * Run the project's `vitest` (or one of the package's bins) from node_modules/.bin, with only this
+   * repository's Node on PATH and the environment of baseEnv() plus `env`.
    */
-  run(args: readonly string[], env: Record<string, string> = {}, bin: 'vitest' | 'vitest-alloc' = 'vitest', timeout = 120_000): RunResult {
+  run(
+    args: readonly string[],
+    env: Record<string, string> = {},
+    bin: 'vitest' | 'vitest-alloc' | 'alloc-tracker-html' = 'vitest',
+    timeout = 120_000,
+  ): RunResult {
     const result = spawnSync(path.join(this.root, 'node_modules/.bin', bin), args, {
       cwd: this.root,
       encoding: 'utf8',
       timeout,
-      env: { PATH: nodeOnlyPath(), HOME: process.env.HOME ?? this.root, NO_COLOR: '1', ...env },
+      env: { ...this.baseEnv(), ...env },
     });
     const stdout = result.stdout ?? '';
     const stderr = result.stderr ?? '';
     return { status: result.status, stdout, stderr, output: `${stdout}\n${stderr}` };
   }
+}
+
+/**
+ * Vitest in a real terminal: a tmux session on its own server (socket), so watch mode's keyboard
+ * shortcuts work (Vitest reads keys only from a TTY). Output goes to a log file.
+ */
+export class TerminalSession {
+  readonly log: string;
+  readonly project: FixtureProject;
+  private readonly socket: string;
+
+  constructor(project: FixtureProject, args: readonly string[], env: Record<string, string>) {
+    this.project = project;
+    this.socket = `alloc-tracker-${process.pid}-${counter++}`;
+    this.log = path.join(project.root, '.terminal.log');
+    rmSync(this.log, { force: true });
+    const assignments = Object.entries({ ...project.baseEnv(), ...env }).map(([k, v]) => `${k}=${shellQuote(v)}`);
+    const command =
+      `cd ${shellQuote(project.root)} && env -i ${assignments.join(' ')} node_modules/.bin/vitest ${args.map(shellQuote).join(' ')} ` +
+      `> ${shellQuote(this.log)} 2>&1; echo "EXIT $?" >> ${shellQuote(this.log)}`;
+    const started = spawnSync(
+      'tmux',
+      ['-L', this.socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'vitest', '-x', '200', '-y', '50', command],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (started.error || started.status !== 0) {
+      throw new Error(
+        `cannot start tmux (the watch-mode test needs it: apt-get install tmux): ${started.error?.message ?? started.stderr}`,
+      );
+    }
+  }
+
+  output(): string {
+    return existsSync(this.log) ? readFileSync(this.log, 'utf8') : '';
+  }
+
+  /** Waits until the output after `from` (a length of earlier output) matches `pattern`; returns that part. */
+  async waitFor(pattern: RegExp, from = 0, timeout = 90_000): Promise<string> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const text = this.output().slice(from);
+      if (pattern.test(text)) return text;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)}; output:\n${text.slice(-4000)}`);
+      await sleep(200);
+    }
+  }
+
+  /** Types keys into the terminal (tmux send-keys). */
+  press(keys: string): void {
+    execFileSync('tmux', ['-L', this.socket, 'send-keys', '-t', 'vitest', keys]);
+  }
+
+  close(): void {
+    spawnSync('tmux', ['-L', this.socket, 'kill-server']);
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./=:,@%+-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** What `run` printed, for assertion messages. */
