@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr) and the
-# browser the HTML report's test drives (Debian's chromium, /usr/bin/chromium), only when one is
-# missing. Debian/Ubuntu (Ubuntu's chromium package is a snap stub); needs root (or sudo) and the
+# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr), the
+# browser the HTML report's test drives (Debian's chromium, /usr/bin/chromium) and the terminal the
+# watch-mode test presses keys in (tmux), only when one is missing. Debian/Ubuntu (Ubuntu's chromium package is a snap stub); needs root (or sudo) and the
 # distribution mirror.
 set -eu
 missing=""
@@ -9,8 +9,9 @@ command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v umoci >/dev/null 2>&1 || missing="$missing umoci"
 command -v getfattr >/dev/null 2>&1 || missing="$missing attr"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 if [ -z "$missing" ]; then
-  echo "install-system-deps: skopeo, umoci, attr and chromium are present"
+  echo "install-system-deps: skopeo, umoci, attr, chromium and tmux are present"
   exit 0
 fi
 SUDO=""

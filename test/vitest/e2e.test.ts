@@ -133,14 +133,21 @@ describe('snapshot-like lifecycle on Vitest 5', () => {
     project.write({ [PIPELINE_BASELINE]: pipelineBaseline });
   });
 
-  test("a run filtered to one test, in update mode, rewrites only that test's entries", () => {
-    const result = project.run(['run', 'test/pipeline.test.ts', '-t', 'unpacks', '-u'], { WORK_SCALE: '1.1' });
-    expectExit(result, 0);
+  test('a run filtered to one test, in update mode, rewrites nothing it could not compare; a run of one file rewrites that file only', () => {
+    // -t runs "unpacks" without "packs" before it: its figures are not those of a whole run, so they
+    // neither fail nor replace the stored entry (a cold figure would be stale in the next full run).
+    const filtered = project.run(['run', 'test/pipeline.test.ts', '-t', 'unpacks', '-u'], { WORK_SCALE: '1.1' });
+    expectExit(filtered, 0);
+    expect(filtered.stdout).toMatch(/\| pipeline > unpacks\s+\| build\s+\|.*\| not compared/);
+    expect(project.read(PIPELINE_BASELINE)).toBe(pipelineBaseline);
+
+    const oneFile = project.run(['run', 'test/pipeline.test.ts', '-u'], { WORK_SCALE: '1.1' });
+    expectExit(oneFile, 0);
     const before = JSON.parse(pipelineBaseline) as BaselineFileJSON;
     const after = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE);
-    expect(after[ENV]!['pipeline > packs']).toEqual(before[ENV]!['pipeline > packs']);
     expect(after[ENV]!['pipeline > unpacks']!.build!.count).toBeGreaterThanOrEqual(22_001);
     expect(after[ENV]!['pipeline > unpacks']!.build!.count).toBeLessThan(22_100);
+    expect(after[ENV]!['pipeline > packs']!.build!.count).toBeGreaterThan(before[ENV]!['pipeline > packs']!.build!.count);
     expect(project.read(OTHER_BASELINE)).toBe(otherBaseline);
     project.write({ [PIPELINE_BASELINE]: pipelineBaseline });
   });
