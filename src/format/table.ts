@@ -5,7 +5,10 @@
 export type Align = 'left' | 'right';
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  // A loop, not Math.max(...rows): spreading hundreds of thousands of rows overflows the call stack.
+  const widths = headers.map((header) => header.length);
+  for (const row of rows)
+    for (let column = 0; column < widths.length; column++) widths[column] = Math.max(widths[column]!, (row[column] ?? '').length);
   const line = (cells: readonly string[]): string =>
     `| ${cells
       .map((cell, column) => {
