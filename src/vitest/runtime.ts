@@ -5,7 +5,7 @@
  * does) and writes no baseline (the main process does).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { determinismStatus, environmentFingerprint } from '../core/environment.ts';
 import { Session } from '../core/session.ts';
@@ -14,6 +14,7 @@ import { matchingOverrides, resolvePhaseTolerance } from '../baseline/compare.ts
 import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
 import type { SourceMapper } from '../core/source-map.ts';
+import { writeTextAtomic } from '../report/atomic.ts';
 import { flameTreeFromProfile, pruneFlameTree } from '../report/html/model.ts';
 import { annotate, testLocation, type Annotation } from './annotations.ts';
 import type { BaselineMatchOptions } from './augment.ts';
@@ -136,8 +137,8 @@ export function saveFailureProfile(
   const profileRoot = path.resolve(settings.root, settings.profileDir);
   if (path.relative(profileRoot, file).startsWith('..')) return none;
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(profile));
+    // Atomic, like every file the plugin writes: a viewer never loads half a profile.
+    writeTextAtomic(file, JSON.stringify(profile));
   } catch (error) {
     return { note: `\n  (could not save the heap profile of "${phase}": ${(error as Error).message})`, file: null };
   }

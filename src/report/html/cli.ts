@@ -7,7 +7,8 @@
  * Call trees: the JSON output holds each phase's top sites only; the plugin saves a failing phase's
  * whole call tree as a `.heapprofile` under `.alloc-profiles/`, and those are attached to their rows.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { writeTextAtomic } from '../atomic.ts';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
@@ -56,13 +57,9 @@ try {
   fail((error as Error).message);
 }
 // Atomic: a reader never sees half a page, and a failed write leaves the old one.
-const temporary = `${output}.${process.pid}.tmp`;
 try {
-  mkdirSync(path.dirname(output), { recursive: true });
-  writeFileSync(temporary, result.html);
-  renameSync(temporary, output);
+  writeTextAtomic(output, result.html);
 } catch (error) {
-  rmSync(temporary, { force: true });
   fail(`cannot write ${output}: ${(error as Error).message}`);
 }
 for (const warning of result.warnings) process.stderr.write(`alloc-tracker-html: warning: ${warning}\n`);
