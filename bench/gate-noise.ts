@@ -76,6 +76,8 @@ interface Row {
   test: string;
   phase: string;
   status: string;
+  comparisons?: { metric: string; changePercent: number | null }[];
+  record?: { async: boolean } | null;
 }
 function setUp(): string {
   rmSync(WORK, { recursive: true, force: true });
@@ -144,13 +146,22 @@ for (const shape of SHAPES) {
   let falseFailures = 0;
   const statuses = new Map<string, number>();
   let example = '';
+  // The largest change against the recorded baseline, synchronous and async phases apart: whether a
+  // shape moves the figures at all (coverage, sharding), not only whether the gate tolerated it.
+  const largest = { sync: 0, async: 0 };
   for (let i = 0; i < RUNS; i++) {
     const result = run(project, shape.args, { CI: 'true' });
     if (result.exit !== 0) {
       falseFailures++;
       example ||= result.output.split('\n').find((l) => l.includes('alloc-tracker')) ?? '';
     }
-    for (const row of result.rows) statuses.set(row.status, (statuses.get(row.status) ?? 0) + 1);
+    for (const row of result.rows) {
+      statuses.set(row.status, (statuses.get(row.status) ?? 0) + 1);
+      if (row.status === 'not-compared') continue;
+      const kind = row.record?.async ? 'async' : 'sync';
+      for (const c of row.comparisons ?? [])
+        if (c.changePercent !== null) largest[kind] = Math.max(largest[kind], Math.abs(c.changePercent));
+    }
   }
   writeFileSync(path.join(project, 'vitest.config.ts'), config(''));
   if (shape.only) writeFileSync(path.join(project, 'test/beta.test.ts'), testFile('beta', FILES.beta!));
@@ -158,17 +169,25 @@ for (const shape of SHAPES) {
     .sort()
     .map(([status, n]) => `${n / RUNS} ${status}`)
     .join(', ');
-  rows.push([shape.name, String(RUNS), String(falseFailures), perRun, example.slice(0, 80)]);
+  rows.push([
+    shape.name,
+    String(RUNS),
+    String(falseFailures),
+    perRun,
+    `${largest.sync.toFixed(3)}% / ${largest.async.toFixed(3)}%`,
+    example.slice(0, 80),
+  ]);
   process.stdout.write(`\r${shape.name}: done     `);
 }
 process.stdout.write('\n');
 console.log(`\nThe gate over ${RUNS} unchanged CI runs per shape (three files, ten tests, phases build/encode/load)\n`);
 console.log(
-  formatTable(['Shape', 'Runs', 'False failures', 'Phases per run, by status', 'First failure'], rows, [
+  formatTable(['Shape', 'Runs', 'False failures', 'Phases per run, by status', 'Largest change, sync / async', 'First failure'], rows, [
     'left',
     'right',
     'right',
     'left',
+    'right',
     'left',
   ]),
 );

@@ -57,6 +57,8 @@ const FIGURE_CHANGING_FLAGS = [
   '--minor-ms',
   '--no-concurrent',
   '--expose-gc',
+  // A debugger attached to the worker allocates in the phases it stops in (breakpoints, scopes).
+  '--inspect',
 ];
 
 function flagName(arg: string): string {
@@ -71,10 +73,15 @@ function normalise(arg: string): string {
 
 /** The figure-changing flags this process was started with, normalised and sorted. */
 export function relevantFlags(execArgv: readonly string[] = process.execArgv): string[] {
-  return execArgv
-    .filter((arg) => FIGURE_CHANGING_FLAGS.some((prefix) => flagName(arg) === prefix || flagName(arg).startsWith(`${prefix}-`)))
-    .map(normalise)
-    .sort();
+  return (
+    execArgv
+      .filter((arg) => FIGURE_CHANGING_FLAGS.some((prefix) => flagName(arg) === prefix || flagName(arg).startsWith(`${prefix}-`)))
+      .map(normalise)
+      // --inspect, --inspect-brk=9229, --inspect-wait=host:port, --inspect-port: one tag, whatever the port.
+      .map((arg) => (/^--inspect(?:-brk|-wait|-port)?(?:=|$)/.test(arg) ? '--inspect' : arg))
+      .filter((arg, i, all) => all.indexOf(arg) === i)
+      .sort()
+  );
 }
 
 function has(flags: readonly string[], flag: string): boolean {

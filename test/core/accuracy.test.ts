@@ -182,6 +182,8 @@ describe('determinism and environment', () => {
     expect(environmentFingerprint([...deterministic, '--max-opt=0', '--no-lazy-feedback-allocation']).key).toBe(`${base}+pinned`);
     expect(environmentFingerprint([]).key).toBe(`${base}+threads+inline-new`);
     expect(environmentFingerprint([...deterministic, '--max-semi-space-size=64']).key).toBe(`${base}+max-semi-space-size=64`);
+    // A debugger can attach: figures under --inspect are keyed apart, whatever the port.
+    expect(environmentFingerprint([...deterministic, '--inspect-brk=127.0.0.1:9230', '--inspect']).key).toBe(`${base}+inspect`);
     const fingerprint = environmentFingerprint();
     expect(fingerprint.v8Version).toBe(process.versions.v8);
     expect([...fingerprint.flags].sort()).toEqual(fingerprint.flags);
