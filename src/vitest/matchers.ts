@@ -79,9 +79,16 @@ function retainedOf(matcher: string, record: PhaseRecord, figure: 'retainedBytes
 }
 
 function retainedSitesNote(record: PhaseRecord, root: string, runtime: WorkerRuntime | undefined, task: TaskLike | undefined): string {
-  if (record.retainedSites.length === 0) return '';
+  // Buffer and ArrayBuffer stores live outside the heap and have no allocation site: say what the sites leave out.
+  const sited = record.retainedSites.reduce((sum, site) => sum + site.bytes, 0);
+  const unsited = (record.retainedBytes ?? 0) - sited;
+  const externalNote =
+    unsited >= 1024
+      ? `\n  ${formatBytes(unsited)} of it is not in these sites: smaller sites, and Buffer/ArrayBuffer memory (outside the V8 heap, it has no site)`
+      : '';
+  if (record.retainedSites.length === 0) return externalNote;
   const mapper = runtime && task ? runtime.mapperOf(task) : workerSourceMapper();
-  return `\n  still allocated, by the site that allocated it:\n${formatSites(mapSites(mapper, record.retainedSites), root).join('\n')}`;
+  return `\n  still allocated, by the site that allocated it:\n${formatSites(mapSites(mapper, record.retainedSites), root).join('\n')}${externalNote}`;
 }
 
 /** Top sites of a failing phase, mapped to the source (matcher time: the phase is closed). */
