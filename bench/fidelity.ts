@@ -9,6 +9,8 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/format/table.ts';
@@ -23,7 +25,9 @@ const MODES = option('--modes', 'default,counts').split(',');
 const TOLERANCE = option('--tolerance', '');
 const VITEST = option('--vitest', '5.1.1');
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const WORK = path.join(REPO, '.work', 'fidelity');
+// Outside the repository: Vitest keeps its module cache under the workspace root it finds above the
+// project (this repository's node_modules), and two benches running at once would share it.
+const WORK = path.join(tmpdir(), `alloc-tracker-fidelity-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`);
 const NODE_DIR = path.dirname(process.execPath);
 const npmCli = path.join(NODE_DIR, '../lib/node_modules/npm/bin/npm-cli.js');
 const npm = (cwd: string, npmArgs: string[]): string =>

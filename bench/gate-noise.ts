@@ -9,6 +9,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/format/table.ts';
@@ -16,7 +18,9 @@ import { formatTable } from '../src/format/table.ts';
 const at = process.argv.indexOf('--runs');
 const RUNS = at === -1 ? 10 : Number(process.argv[at + 1]);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const WORK = path.join(REPO, '.work', 'gate-noise');
+// Outside the repository: Vitest keeps its module cache under the workspace root it finds above the
+// project (this repository's node_modules), and two benches running at once would share it.
+const WORK = path.join(tmpdir(), `alloc-tracker-gate-noise-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`);
 const NODE_DIR = path.dirname(process.execPath);
 const npmCli = path.join(NODE_DIR, '../lib/node_modules/npm/bin/npm-cli.js');
 const npm = (cwd: string, args: string[]): string =>
@@ -120,6 +124,8 @@ interface Shape {
   args: string[];
   config?: string;
   only?: boolean;
+  /** Figures of this shape are keyed apart (coverage): record its baselines first, as a user would with -u. */
+  ownBaselines?: boolean;
 }
 const SHAPES: Shape[] = [
   { name: 'whole run', args: [] },
@@ -133,7 +139,7 @@ const SHAPES: Shape[] = [
   { name: 'isolate: false', args: [], config: 'isolate: false' },
   { name: 'shard 1/2', args: ['--shard=1/2'] },
   { name: 'shard 2/2', args: ['--shard=2/2'] },
-  { name: '--coverage', args: ['--coverage'] },
+  { name: '--coverage', args: ['--coverage'], ownBaselines: true },
 ];
 
 const project = setUp();
@@ -143,6 +149,10 @@ const rows: string[][] = [];
 for (const shape of SHAPES) {
   writeFileSync(path.join(project, 'vitest.config.ts'), config(shape.config ?? ''));
   if (shape.only) writeFileSync(path.join(project, 'test/beta.test.ts'), testFile('beta', FILES.beta!, 'b2'));
+  if (shape.ownBaselines) {
+    const recorded = run(project, shape.args, { ALLOC_TRACKER_UPDATE: '1' });
+    if (recorded.exit !== 0) throw new Error(`recording run of ${shape.name} failed:\n${recorded.output.slice(-4000)}`);
+  }
   let falseFailures = 0;
   const statuses = new Map<string, number>();
   let example = '';

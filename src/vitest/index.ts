@@ -151,6 +151,10 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
       // Settings of this project that change figures go into the baseline key (see the README).
       const keyTags: string[] = [];
       if (pool !== 'forks') keyTags.push(pool);
+      // Coverage instruments the code under test (V8's block counters, or istanbul's rewritten source):
+      // figures move (0.3% on plain object loops in bench:gate-noise), so they get baselines of their own.
+      const coverage = (vitest.config as { coverage?: { enabled?: boolean; provider?: string } }).coverage;
+      if (coverage?.enabled) keyTags.push(`coverage-${coverage.provider ?? 'v8'}`);
       if (!config.setupFiles.includes(setupFile)) config.setupFiles.push(setupFile);
       // Annotations and GitHub errors point at the test's own line: Vitest records it only when asked.
       config.includeTaskLocation = true;
