@@ -39,7 +39,7 @@ export interface DeterminismStatus {
    * do not depend on how warm the code was made by whatever ran before (other tests, earlier calls).
    */
   pinnedTiers: boolean;
-  /** The flags for exact, repeatable bytes (`--single-threaded --no-inline-new`). */
+  /** The flags for exact, repeatable bytes (`--single-threaded --no-inline-new --no-allocation-site-pretenuring`). */
   required: string[];
   /** The subset of `required` that was missing; empty when deterministic. */
   missing: string[];

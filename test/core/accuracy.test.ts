@@ -134,15 +134,21 @@ describe('accuracy against analytic sizes (warm)', () => {
 
 describe('determinism and environment', () => {
   it('says which flags are missing, and that --predictable implies --single-threaded', () => {
-    expect(determinismStatus([]).missing).toEqual(['--single-threaded', '--no-inline-new']);
+    expect(determinismStatus([]).missing).toEqual(['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring']);
     expect(determinismStatus([]).warning).toMatch(/may vary run to run.*--single-threaded --no-inline-new/);
-    expect(determinismStatus(['--single-threaded', '--no-inline-new']).deterministic).toBe(true);
-    expect(determinismStatus(['--single-threaded', '--no-inline-new']).pinnedTiers).toBe(false);
-    expect(determinismStatus(['--predictable', '--no_inline_new']).deterministic).toBe(true);
-    expect(determinismStatus(['--single-threaded']).missing).toEqual(['--no-inline-new']);
-    expect(determinismStatus(['--single-threaded', '--no-inline-new', '--max-opt=0', '--no-lazy-feedback-allocation']).pinnedTiers).toBe(
-      true,
-    );
+    expect(determinismStatus(['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring']).deterministic).toBe(true);
+    expect(determinismStatus(['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring']).pinnedTiers).toBe(false);
+    expect(determinismStatus(['--predictable', '--no_inline_new', '--no_allocation_site_pretenuring']).deterministic).toBe(true);
+    expect(determinismStatus(['--single-threaded']).missing).toEqual(['--no-inline-new', '--no-allocation-site-pretenuring']);
+    expect(
+      determinismStatus([
+        '--single-threaded',
+        '--no-inline-new',
+        '--no-allocation-site-pretenuring',
+        '--max-opt=0',
+        '--no-lazy-feedback-allocation',
+      ]).pinnedTiers,
+    ).toBe(true);
     expect(determinismStatus(['--expose-gc']).deterministic).toBe(false);
   });
 
@@ -168,19 +174,22 @@ describe('determinism and environment', () => {
   it('marks records and the report with the process flags', () => {
     const session = new Session({ samplingInterval: 0 });
     const record = session.measure('flags', () => undefined);
-    const expected = ['--single-threaded', '--no-inline-new'].every((flag) => process.execArgv.includes(flag));
+    const expected = ['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring'].every((flag) =>
+      process.execArgv.includes(flag),
+    );
     expect(record.deterministic).toBe(expected);
-    expect(record.bytesMethod).toBe(expected ? 'counter' : 'heap-delta');
+    // The counter is exact with object-sized buffers alone; determinism needs every flag.
+    expect(record.bytesMethod).toBe(process.execArgv.includes('--no-inline-new') ? 'counter' : 'heap-delta');
     expect(session.report().toJSON().determinism.deterministic).toBe(expected);
   });
 
   it('fingerprints node major, platform and arch into the key, and tags other flag sets apart', () => {
     const base = `node${process.versions.node.split('.')[0]}-${process.platform}-${process.arch}`;
-    const deterministic = ['--single-threaded', '--no-inline-new'];
+    const deterministic = ['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring'];
     expect(environmentFingerprint(deterministic).key).toBe(base);
     expect(environmentFingerprint([...deterministic].reverse().concat('--stack-size=2000')).key).toBe(base);
     expect(environmentFingerprint([...deterministic, '--max-opt=0', '--no-lazy-feedback-allocation']).key).toBe(`${base}+pinned`);
-    expect(environmentFingerprint([]).key).toBe(`${base}+threads+inline-new`);
+    expect(environmentFingerprint([]).key).toBe(`${base}+threads+inline-new+pretenuring`);
     expect(environmentFingerprint([...deterministic, '--max-semi-space-size=64']).key).toBe(`${base}+max-semi-space-size=64`);
     // A debugger can attach: figures under --inspect are keyed apart, whatever the port.
     expect(environmentFingerprint([...deterministic, '--inspect-brk=127.0.0.1:9230', '--inspect']).key).toBe(`${base}+inspect`);

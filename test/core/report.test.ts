@@ -46,7 +46,7 @@ describe('Report', () => {
         record('oci_build', 29006550, 1106100),
       ],
       environmentFingerprint(),
-      determinismStatus(['--single-threaded', '--no-inline-new']),
+      determinismStatus(['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring']),
     );
     expect(report.toString()).toBe(
       [
@@ -64,9 +64,13 @@ describe('Report', () => {
   });
 
   it('says so when nothing was captured', () => {
-    expect(new Report([], environmentFingerprint(), determinismStatus(['--single-threaded', '--no-inline-new'])).toString()).toBe(
-      'No allocation statistics captured.\n',
-    );
+    expect(
+      new Report(
+        [],
+        environmentFingerprint(),
+        determinismStatus(['--single-threaded', '--no-inline-new', '--no-allocation-site-pretenuring']),
+      ).toString(),
+    ).toBe('No allocation statistics captured.\n');
   });
 
   it('warns under the table when the deterministic flags are missing', () => {
