@@ -44,6 +44,16 @@ function usedAt(snapshot: GcSnapshot, dataSpaces: boolean): number {
   return used;
 }
 
+let lostProfileWarned = false;
+function warnLostProfile(error: unknown): void {
+  if (lostProfileWarned) return;
+  lostProfileWarned = true;
+  process.emitWarning(
+    `alloc-tracker: a phase allocated too much to sample every allocation (${(error as Error).message}); its count and ` +
+      'sites are left out (countMethod "off"), its bytes are exact. Measure such phases with a sampling interval > 1 or 0.',
+  );
+}
+
 /** A GC this far above the post-stop read is one that ran after the segment's end read. */
 const POST_STOP_GC_SLACK = 64 * 1024;
 
@@ -162,8 +172,18 @@ class Meter {
     const exact = this.exact;
     const end = readHeap(!exact);
     const gcs = this.stopGcProfiler(end, !exact);
-    const interval = this.sampling ? this.interval : 0;
-    const profile = this.sampling ? this.sampler.stop() : null;
+    let interval = this.sampling ? this.interval : 0;
+    let profile = null;
+    if (this.sampling) {
+      try {
+        profile = this.sampler.stop();
+      } catch (error) {
+        // A segment of tens of millions of samples makes a profile longer than V8's longest string: its
+        // bytes stand (the window was read), its count and sites are lost, and the record says count 'off'.
+        interval = 0;
+        warnLostProfile(error);
+      }
+    }
     this.sampling = false;
     this.running = false;
 
