@@ -210,6 +210,29 @@ export function resolveInImage(files: FileMap, path: string, followLast: boolean
   return new ImagePaths(files).resolve(path, followLast);
 }
 
+/**
+ * Makes the contents of `files` readable on the host (content kind `path`) when a FileMap's
+ * contents still lie in image layers (see scan/): called with every file a repository is about to
+ * read, before it reads the first, so that files missed by the scan's capture cost one pass over
+ * their layers in all.
+ */
+export type FetchContents = (files: readonly FileInfo[]) => Promise<void>;
+
+/** For FileMaps whose contents are all on the host (directory input, tests). */
+export const NO_FETCH: FetchContents = async () => {};
+
+/**
+ * True for the paths whose contents the components phase may read: the package databases and
+ * changelogs. The scan of an image keeps these while it passes (see ImageScanOptions.capture);
+ * anything else read (through a symlinked directory, say) is fetched by FetchContents.
+ */
+export function mayReadContent(path: string): boolean {
+  if (path === '/var/lib/dpkg/status' || path === '/lib/apk/db/installed') return true;
+  if (path.startsWith('/var/lib/dpkg/info/')) return path.endsWith('.list') && !path.includes('/', 19);
+  if (path.startsWith('/usr/share/doc/')) return path.endsWith('/changelog.Debian.gz') || path.endsWith('/changelog.gz');
+  return false;
+}
+
 /** Bytes left for a group of reads (all changelogs of an image). */
 export interface ReadBudget {
   left: number;
@@ -234,6 +257,7 @@ export async function* readImageLines(
     if (info.size !== 0) throw new UserError(`${where}: no content source for a file of ${info.size} bytes`);
     return;
   }
+  if (info.content.kind !== 'path') throw new Error(`${where}: content read before it was fetched from its layer`);
   if (info.size > MAX_DATABASE_BYTES) {
     throw new UserError(`${where}: ${info.size} bytes is more than the ${MAX_DATABASE_BYTES} read from one database file`);
   }
