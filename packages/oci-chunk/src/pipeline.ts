@@ -7,9 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { span } from 'alloc-tracker';
 import { openImage, type ImageConfig, type OciImage } from './archive/index.ts';
 import { buildLayout, writeOciArchive, type BuildResult, type Compression } from './build/index.ts';
-import { assignComponents, mayReadContent, type FetchContents } from './components/index.ts';
+import { assignComponents } from './components/index.ts';
 import { DEFAULT_MAX_LAYERS, packComponents } from './packing/index.ts';
-import { fetchLayerContents, parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
+import { ImageContents, parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
 import type { FileMap } from './types.ts';
 import { UserError, makeTempDir, progressDone, quote, removeQuietly } from './util.ts';
 
@@ -65,6 +65,7 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
   const workDir = await makeTempDir('oci-chunk', options.tempDir);
   try {
     let image: OciImage | undefined;
+    let contents: ImageContents | undefined;
     const isRootfs = inputStat.isDirectory() && !(await stat(join(input, 'oci-layout')).catch(() => undefined));
 
     // An image's layers are read twice: by the scan (headers, digests, the package databases) and
@@ -72,20 +73,17 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
     const files: FileMap = await span('scan', async () => {
       if (isRootfs) return scanDirectory(input, { prune, skipSpecial: options.skipSpecial });
       image = await openImage(input);
-      return scanImage(image, undefined, {
-        prune,
-        skipSpecial: options.skipSpecial,
-        capture: { dir: join(workDir, 'captured'), wants: mayReadContent },
-      });
+      contents = new ImageContents(image, join(workDir, 'fetched'));
+      return scanImage(image, undefined, { prune, skipSpecial: options.skipSpecial, contents });
     });
     const inputConfig: ImageConfig | undefined = image?.config;
-    const fetch: FetchContents | undefined = image ? (infos) => fetchLayerContents(image as OciImage, infos, join(workDir, 'fetched')) : undefined;
     const components = await span('components', () =>
-      assignComponents(files, { fetch }).catch((e: unknown) => {
+      assignComponents(files, { contents }).catch((e: unknown) => {
         // Errors there name a file inside the image; say which image too.
         throw e instanceof UserError ? new UserError(`${input}: ${e.message}`, { cause: e }) : e;
       }),
     );
+    contents?.release();
     const groups = span('packing', () => packComponents(components, maxLayers));
 
     let epoch = options.epoch ?? sourceDateEpoch();

@@ -23,6 +23,8 @@ import {
   makeTempDir,
   openRegularFile,
   quote,
+  releaseArrayBuffer,
+  releaseBuffer,
   type InputFile,
   removeQuietly,
   sha256Hex,
@@ -604,24 +606,34 @@ export type LayerEntryVisitor = (entry: TarEntry) => Promise<void>;
 /** Compressed bytes read per call: two such buffers are reused for a whole layer. */
 const READ_BUFFER_BYTES = 256 * 1024;
 /** Bytes per chunk out of a decompressor (fewer, larger chunks: less per-chunk work downstream). */
-const DECOMPRESSED_CHUNK_BYTES = 128 * 1024;
+const DECOMPRESSED_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The bytes of a file range, read into two buffers used in turn (no allocation per read) and fed to
  * `hash`. A chunk is valid until the one after the next is asked for.
  */
 async function* rangeChunks(range: FileRange, hash: Hash): AsyncGenerator<Buffer, void, undefined> {
-  const buffers = [Buffer.allocUnsafe(READ_BUFFER_BYTES), Buffer.allocUnsafe(READ_BUFFER_BYTES)];
-  let done = 0;
-  for (let turn = 0; done < range.length; turn ^= 1) {
-    const buffer = buffers[turn] as Buffer;
-    const n = await range.file.read(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
-    if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
-    done += n;
-    const chunk = buffer.subarray(0, n);
-    hash.update(chunk);
-    yield chunk;
+  const buffers = readBuffers(range.length);
+  try {
+    let done = 0;
+    for (let turn = 0; done < range.length; turn ^= 1) {
+      const buffer = buffers[turn] as Buffer;
+      const n = await range.file.read(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
+      if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
+      done += n;
+      const chunk = buffer.subarray(0, n);
+      hash.update(chunk);
+      yield chunk;
+    }
+  } finally {
+    buffers.forEach(releaseBuffer);
   }
+}
+
+/** Two read buffers, no larger than what is to be read. */
+function readBuffers(length: number): Buffer[] {
+  const size = Math.max(1, Math.min(READ_BUFFER_BYTES, length));
+  return [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
 }
 
 /**
@@ -631,7 +643,7 @@ async function* rangeChunks(range: FileRange, hash: Hash): AsyncGenerator<Buffer
  */
 async function* decompressedChunks(range: FileRange, kind: 'gzip' | 'zstd', hash: Hash): AsyncGenerator<Buffer, void, undefined> {
   const decompressor = decompressorFor(kind, DECOMPRESSED_CHUNK_BYTES);
-  const buffers = [Buffer.allocUnsafe(READ_BUFFER_BYTES), Buffer.allocUnsafe(READ_BUFFER_BYTES)];
+  const buffers = readBuffers(range.length);
   const consumed: (Promise<void> | undefined)[] = [undefined, undefined];
   const feeding = (async () => {
     let done = 0;
@@ -648,16 +660,32 @@ async function* decompressedChunks(range: FileRange, kind: 'gzip' | 'zstd', hash
       written.catch(() => {}); // the failure reaches the reader through the stream's error
       consumed[turn] = written;
     }
-    await Promise.all(consumed);
+    await Promise.all(consumed.filter((c): c is Promise<void> => c !== undefined));
     decompressor.end();
   })();
   feeding.catch((e: unknown) => decompressor.destroy(e instanceof Error ? e : new Error(String(e))));
+  /** The decompressor's output buffer of the last chunk: each is freed once every chunk cut from it has been used. */
+  let current: ArrayBufferLike | undefined;
+  let finished = false;
   try {
-    for await (const chunk of decompressor as AsyncIterable<Buffer>) yield chunk;
+    for await (const chunk of decompressor as AsyncIterable<Buffer>) {
+      // The decompressor cuts chunks from one output buffer until it is full, then takes a new one
+      // and never returns to the old: a chunk from a new buffer means the old one is done with.
+      if (current !== undefined && chunk.buffer !== current) releaseArrayBuffer(current);
+      current = chunk.buffer;
+      yield chunk;
+    }
     await feeding;
+    finished = true;
   } finally {
     decompressor.destroy();
     await feeding.catch(() => {});
+    // Only once the stream has ended is no thread of the pool reading our input buffers or writing
+    // its output buffer; after a failure they are left to the garbage collector.
+    if (finished) {
+      buffers.forEach(releaseBuffer);
+      if (current !== undefined) releaseArrayBuffer(current);
+    }
   }
 }
 

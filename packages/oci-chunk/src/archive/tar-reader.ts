@@ -22,7 +22,7 @@
  * nobody reads are skipped without reading them.
  */
 import { MAX_LONG_NAME_BYTES, MAX_PAX_HEADER_BYTES } from '../limits.ts';
-import { UserError, quote, type InputFile } from '../util.ts';
+import { UserError, quote, releaseBuffer, type InputFile } from '../util.ts';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'unknown';
 
@@ -71,8 +71,11 @@ function bad(where: string, problem: string): UserError {
 interface ByteSource {
   /** Bytes handed out or skipped so far (for messages and entry offsets). */
   readonly offset: number;
-  /** Exactly `n` bytes (a copy); undefined when the source ended before the first; `onShort` when in between. */
-  exact(n: number, onShort: () => Error): Promise<Buffer | undefined>;
+  /**
+   * Exactly `n` bytes, copied into `into` (at its start) or else into a new buffer; undefined when
+   * the source ended before the first; `onShort` when in between.
+   */
+  exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined>;
   /** Up to `n` bytes in the pieces they arrive in; `onShort` if the source ends first. */
   pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined>;
   skip(n: number, onShort: () => Error): Promise<void>;
@@ -116,10 +119,10 @@ class ChunkSource implements ByteSource {
     return piece;
   }
 
-  async exact(n: number, onShort: () => Error): Promise<Buffer | undefined> {
+  async exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined> {
     if (!(await this.#fill())) return undefined;
     // Copied as it arrives: the chunks may be buffers the producer reuses.
-    const out = Buffer.allocUnsafe(n);
+    const out = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
       if (!(await this.#fill())) throw onShort();
@@ -182,7 +185,12 @@ class RangeSource implements ByteSource {
 
   constructor(range: FileRange, bufferSize = 64 * 1024) {
     this.#range = range;
-    this.#buffer = Buffer.allocUnsafe(bufferSize);
+    this.#buffer = Buffer.allocUnsafeSlow(Math.max(BLOCK, Math.min(bufferSize, range.length)));
+  }
+
+  /** Frees the read buffer (the source is not read again). */
+  release(): void {
+    releaseBuffer(this.#buffer);
   }
 
   async #fill(): Promise<boolean> {
@@ -206,9 +214,9 @@ class RangeSource implements ByteSource {
     return piece;
   }
 
-  async exact(n: number, onShort: () => Error): Promise<Buffer | undefined> {
+  async exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined> {
     if (!(await this.#fill())) return undefined;
-    const out = Buffer.allocUnsafe(n);
+    const out = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
       if (!(await this.#fill())) throw onShort();
@@ -227,6 +235,8 @@ class RangeSource implements ByteSource {
     }
   }
 
+  // Skipping a file range moves a position, reading nothing; async to match the interface.
+  // eslint-disable-next-line @typescript-eslint/require-await
   async skip(n: number, onShort: () => Error): Promise<void> {
     const buffered = Math.min(n, this.#end - this.#at);
     this.#at += buffered;
@@ -399,7 +409,19 @@ export async function* readTarEntries(
   source: AsyncIterable<Buffer | Uint8Array | string> | FileRange,
   where: string,
 ): AsyncGenerator<TarEntry, void, undefined> {
-  const src: ByteSource = Symbol.asyncIterator in source ? new ChunkSource(source) : new RangeSource(source);
+  const range = Symbol.asyncIterator in source ? undefined : new RangeSource(source);
+  const src: ByteSource = range ?? new ChunkSource(source as AsyncIterable<Buffer | Uint8Array | string>);
+  try {
+    yield* entriesOf(src, where);
+  } finally {
+    range?.release();
+  }
+}
+
+async function* entriesOf(src: ByteSource, where: string): AsyncGenerator<TarEntry, void, undefined> {
+  /** Header blocks are parsed at once (nothing keeps them): one buffer serves for all. */
+  const headerBlock = Buffer.allocUnsafe(BLOCK);
+  const secondBlock = Buffer.allocUnsafe(BLOCK);
   const truncated = () => bad(where, `truncated tar (ends at byte ${src.offset}, inside an entry)`);
   let pax: Pax | undefined;
   let longName: string | undefined;
@@ -412,13 +434,13 @@ export async function* readTarEntries(
     if (unread > 0) await src.skip(unread, truncated);
     unread = 0;
     const headerAt = src.offset;
-    const block = await src.exact(BLOCK, truncated);
+    const block = await src.exact(BLOCK, truncated, headerBlock);
     if (block === undefined) {
       if (pax || longName !== undefined || longLink !== undefined) throw truncated();
       return;
     }
     if (isZeroBlock(block)) {
-      const second = await src.exact(BLOCK, truncated);
+      const second = await src.exact(BLOCK, truncated, secondBlock);
       if (second !== undefined && !isZeroBlock(second)) throw bad(where, `a lone zero block at byte ${headerAt} (corrupt tar)`);
       const rest = await src.rest(MAX_TRAILING_ZEROS);
       if (rest === 'data') throw bad(where, 'data after the end-of-archive blocks');

@@ -7,7 +7,7 @@
 import { close, fstat, open, read, write } from 'node:fs';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError, fsProblem, isFsError, removeQuietly, trackPending } from '../util.ts';
+import { UserError, fsProblem, isFsError, releaseBuffer, removeQuietly, trackPending } from '../util.ts';
 import { END_OF_TAR, encodeHeader, padding, type EntryHeader } from './tar-format.ts';
 
 const COPY_BYTES = 1024 * 1024;
@@ -46,7 +46,7 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
       await writeAll(out, data, position);
       position += data.length;
     };
-    const buffer = Buffer.allocUnsafe(COPY_BYTES);
+    let buffer: Buffer | undefined;
     const norm = { uid: 0, gid: 0, mtime: 0, size: 0 };
     const dir = (name: string): EntryHeader => ({ ...norm, name, type: 'directory', mode: 0o755 });
     await put(encodeHeader(dir('blobs/')));
@@ -56,12 +56,17 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
       try {
         const size = await new Promise<number>((resolve, reject) => fstat(source, (e, st) => (e ? reject(e) : resolve(st.size))));
         await put(encodeHeader({ ...norm, name, type: 'file', mode: 0o644, size }));
-        for (let done = 0; done < size; ) {
+        if ((buffer?.length ?? 0) < Math.min(COPY_BYTES, size)) {
+          if (buffer) releaseBuffer(buffer);
+          buffer = Buffer.allocUnsafeSlow(Math.min(COPY_BYTES, size));
+        }
+        const into = buffer as Buffer;
+        for (let done = 0; done < size;) {
           const n = await new Promise<number>((resolve, reject) =>
-            read(source, buffer, 0, Math.min(COPY_BYTES, size - done), done, (e, got) => (e ? reject(e) : resolve(got))),
+            read(source, into, 0, Math.min(into.length, size - done), done, (e, got) => (e ? reject(e) : resolve(got))),
           );
           if (n === 0) throw new UserError(`${path}: shrank while being copied into the archive`);
-          await put(buffer.subarray(0, n));
+          await put(into.subarray(0, n));
           done += n;
         }
         if (padding(size) > 0) await put(ZEROS.subarray(0, padding(size)));
@@ -73,6 +78,7 @@ export async function writeOciArchive(layoutDir: string, output: string): Promis
     for (const name of (await readdir(blobDir)).sort()) await addFile(`blobs/sha256/${name}`, join(blobDir, name));
     for (const name of ['index.json', 'oci-layout']) await addFile(name, join(layoutDir, name));
     await put(END_OF_TAR);
+    if (buffer) releaseBuffer(buffer);
     fd = undefined;
     await closeFile(out);
     await rename(partial, output);

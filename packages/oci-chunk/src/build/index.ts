@@ -39,6 +39,7 @@ import {
   parentPath,
   progress,
   quote,
+  releaseBuffer,
   sha256Hex,
 } from '../util.ts';
 import { ParkStore, type Parked } from './park.ts';
@@ -174,7 +175,9 @@ const MAX_TAR_MTIME = 0o77777777777;
 function headerOf(info: FileInfo, clamp: number, linkname?: string): EntryHeader {
   const name = info.path.slice(1);
   if (info.uid > MAX_ID || info.gid > MAX_ID) {
-    throw new UserError(`${quote(info.path)}: owner ${info.uid}:${info.gid} is above ${MAX_ID}, the largest id a layer written by this tool holds`);
+    throw new UserError(
+      `${quote(info.path)}: owner ${info.uid}:${info.gid} is above ${MAX_ID}, the largest id a layer written by this tool holds`,
+    );
   }
   const header: EntryHeader = {
     name: info.type === 'directory' ? `${name}/` : name,
@@ -226,7 +229,7 @@ class LayerBuilder {
   readonly #shared = new SinkShared();
   readonly #park: ParkStore;
   readonly #layoutDir: string;
-  readonly #copyBuffer = Buffer.allocUnsafe(COPY_BYTES);
+  #copyBuffer: Buffer | undefined;
   readonly #sinks = new Set<LayerSink>();
 
   constructor(options: BuildOptions, layoutDir: string) {
@@ -250,7 +253,15 @@ class LayerBuilder {
       if (first === undefined) firstNames.set(info.inode, info.path.slice(1));
       else links.set(i, first);
     });
-    return { group, entries, links, next: 0, sink: undefined, tmpPath: join(this.#options.workDir, `layer-${index}.tmp`), finished: undefined };
+    return {
+      group,
+      entries,
+      links,
+      next: 0,
+      sink: undefined,
+      tmpPath: join(this.#options.workDir, `layer-${index}.tmp`),
+      finished: undefined,
+    };
   }
 
   async #sink(layer: OutLayer): Promise<LayerSink> {
@@ -310,17 +321,22 @@ class LayerBuilder {
   /** Streams `size` bytes of a host file (opened as a regular file, never read past `size`). */
   async #copyHostFile(sink: LayerSink, path: string, size: number): Promise<void> {
     const file = await openRegularFile(path, 'file');
+    if ((this.#copyBuffer?.length ?? 0) < Math.min(COPY_BYTES, size)) {
+      if (this.#copyBuffer) releaseBuffer(this.#copyBuffer);
+      this.#copyBuffer = Buffer.allocUnsafeSlow(Math.min(COPY_BYTES, Math.max(size, 64 * 1024)));
+    }
+    const buffer = this.#copyBuffer as Buffer;
     try {
       let done = 0;
       while (done < size) {
         let n: number;
         try {
-          n = await file.read(this.#copyBuffer, 0, Math.min(COPY_BYTES, size - done), done);
+          n = await file.read(buffer, 0, Math.min(buffer.length, size - done), done);
         } catch (e) {
           throw new UserError(`${path}: cannot read: ${fsProblem(e)}`);
         }
         if (n === 0) break;
-        const waiting = sink.write(this.#copyBuffer.subarray(0, n));
+        const waiting = sink.write(buffer.subarray(0, n));
         if (waiting) await waiting;
         done += n;
       }
@@ -339,7 +355,7 @@ class LayerBuilder {
       if (info.type !== 'file' || info.size === 0 || info.content.kind !== 'layer' || layer.links.has(index)) return;
       const { layer: input, offset } = info.content;
       let byOffset = this.#slots.get(input);
-      if (!byOffset) this.#slots.set(input, (byOffset = new Map()));
+      if (!byOffset) this.#slots.set(input, (byOffset = new Map<number, Slot>()));
       let slot = byOffset.get(offset);
       if (!slot) byOffset.set(offset, (slot = { size: info.size, dests: [], parked: undefined, arrived: false }));
       slot.dests.push({ layer, index });
@@ -407,6 +423,9 @@ class LayerBuilder {
 
   async close(): Promise<void> {
     await this.#park.close();
+    this.#shared.releaseAll();
+    if (this.#copyBuffer) releaseBuffer(this.#copyBuffer);
+    this.#copyBuffer = undefined;
   }
 }
 

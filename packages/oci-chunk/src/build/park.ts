@@ -4,7 +4,7 @@
  * file, appended and read back by position (never one file per entry).
  */
 import { close, open, read, write } from 'node:fs';
-import { UserError, fsProblem } from '../util.ts';
+import { UserError, fsProblem, releaseBuffer } from '../util.ts';
 import type { LayerSink } from './sink.ts';
 
 /** Parked bytes kept in memory at most, in all. */
@@ -32,7 +32,7 @@ export class ParkStore {
   #fd: number | undefined;
   #fileBytes = 0;
   #memory = 0;
-  readonly #copyBuffer = Buffer.allocUnsafe(COPY_BYTES);
+  #copyBuffer: Buffer | undefined;
 
   constructor(path: string) {
     this.#path = path;
@@ -46,11 +46,12 @@ export class ParkStore {
   begin(size: number, refs: number): ParkWriter {
     if (size <= MEMORY_ENTRY_MAX && this.#memory + size <= MEMORY_BUDGET) {
       this.#memory += size;
-      const buffer = Buffer.allocUnsafe(size);
+      const buffer = Buffer.allocUnsafeSlow(size);
       let at = 0;
       return {
-        append: async (piece) => {
+        append: (piece) => {
           at += piece.copy(buffer, at);
+          return Promise.resolve();
         },
         end: () => ({ buffer, offset: 0, size, refs }),
       };
@@ -69,14 +70,16 @@ export class ParkStore {
 
   async #file(): Promise<number> {
     this.#fd ??= await new Promise<number>((resolve, reject) =>
-      open(this.#path, 'wx+', (e, fd) => (e ? reject(new UserError(`${this.#path}: cannot create scratch file: ${fsProblem(e)}`)) : resolve(fd))),
+      open(this.#path, 'wx+', (e, fd) =>
+        e ? reject(new UserError(`${this.#path}: cannot create scratch file: ${fsProblem(e)}`)) : resolve(fd),
+      ),
     );
     return this.#fd;
   }
 
   async #write(data: Buffer, position: number): Promise<void> {
     const fd = await this.#file();
-    for (let done = 0; done < data.length; ) {
+    for (let done = 0; done < data.length;) {
       done += await new Promise<number>((resolve, reject) =>
         write(fd, data, done, data.length - done, position + done, (e, n) =>
           e ? reject(new UserError(`${this.#path}: cannot write scratch file: ${fsProblem(e)}`)) : resolve(n),
@@ -92,26 +95,30 @@ export class ParkStore {
       if (waiting) await waiting;
     } else {
       const fd = await this.#file();
-      for (let done = 0; done < parked.size; ) {
+      const buffer = (this.#copyBuffer ??= Buffer.allocUnsafeSlow(COPY_BYTES));
+      for (let done = 0; done < parked.size;) {
         const want = Math.min(COPY_BYTES, parked.size - done);
         const n = await new Promise<number>((resolve, reject) =>
-          read(fd, this.#copyBuffer, 0, want, parked.offset + done, (e, got) =>
+          read(fd, buffer, 0, want, parked.offset + done, (e, got) =>
             e ? reject(new UserError(`${this.#path}: cannot read scratch file: ${fsProblem(e)}`)) : resolve(got),
           ),
         );
         if (n === 0) throw new UserError(`${this.#path}: scratch file is shorter than was written`);
-        const waiting = sink.write(this.#copyBuffer.subarray(0, n));
+        const waiting = sink.write(buffer.subarray(0, n));
         if (waiting) await waiting;
         done += n;
       }
     }
     if (--parked.refs === 0 && parked.buffer) {
       this.#memory -= parked.size;
+      releaseBuffer(parked.buffer);
       parked.buffer = undefined;
     }
   }
 
   async close(): Promise<void> {
+    if (this.#copyBuffer) releaseBuffer(this.#copyBuffer);
+    this.#copyBuffer = undefined;
     const fd = this.#fd;
     this.#fd = undefined;
     if (fd !== undefined) await new Promise<void>((resolve) => close(fd, () => resolve()));

@@ -11,9 +11,9 @@
  * not on timing. zstd output is one frame per block (readers decode concatenated frames).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { close, open, write } from 'node:fs';
+import { close, open, writeSync } from 'node:fs';
 import * as zlib from 'node:zlib';
-import { UserError, fsProblem } from '../util.ts';
+import { UserError, fsProblem, releaseArrayBuffer, releaseBuffer } from '../util.ts';
 import { END_OF_TAR, headerSize, padding, writeHeader, type EntryHeader } from './tar-format.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -81,26 +81,48 @@ export class SinkShared {
     if (list === undefined) this.#free.set(buffer.length, (list = []));
     // Only as many as can be in use at once are worth keeping.
     if (list.length < this.#limit + 2) list.push(buffer);
+    else releaseBuffer(buffer);
+  }
+
+  /** Frees the kept buffers (the build is over). */
+  releaseAll(): void {
+    for (const list of this.#free.values()) list.forEach(releaseBuffer);
+    this.#free.clear();
   }
 }
 
-function deflateBlock(input: Buffer, dictionary: Buffer | undefined, final: boolean, level: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    zlib.deflateRaw(
-      input,
-      { level, dictionary, finishFlush: final ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH },
-      (e, out) => (e ? reject(e) : resolve(out)),
-    ),
-  );
+/** Compressed output of one block: chunks cut from the engine's output buffers, in order. */
+type Output = Buffer[];
+
+/** Runs one compression job on libuv's thread pool: `input` in, every output chunk out. */
+function compress(engine: zlib.DeflateRaw | zlib.ZstdCompress, input: Buffer): Promise<Output> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    engine.on('data', (chunk: Buffer) => out.push(chunk));
+    engine.once('error', reject);
+    engine.once('end', () => resolve(out));
+    engine.end(input);
+  });
 }
 
-function zstdBlock(input: Buffer, level: number): Promise<Buffer> {
+/** Output buffer size of a job: one or two buffers hold a block's output. */
+const OUTPUT_CHUNK_BYTES = 64 * 1024;
+
+function deflateBlock(input: Buffer, dictionary: Buffer | undefined, final: boolean, level: number): Promise<Output> {
+  const engine = zlib.createDeflateRaw({
+    level,
+    dictionary,
+    chunkSize: OUTPUT_CHUNK_BYTES,
+    finishFlush: final ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+  });
+  return compress(engine, input);
+}
+
+function zstdBlock(input: Buffer, level: number): Promise<Output> {
   const z = zlib as Partial<typeof zlib>;
-  if (!z.zstdCompress) return Promise.reject(new UserError('this Node.js has no zstd support; cannot write zstd layers'));
-  const zstdCompress = z.zstdCompress;
-  return new Promise((resolve, reject) =>
-    zstdCompress(input, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }, (e, out) => (e ? reject(e) : resolve(out))),
-  );
+  if (!z.createZstdCompress) return Promise.reject(new UserError('this Node.js has no zstd support; cannot write zstd layers'));
+  const engine = z.createZstdCompress({ chunkSize: 4 * OUTPUT_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  return compress(engine, input);
 }
 
 /** A block of tar bytes and the work still holding it (its own compression, the next block's dictionary). */
@@ -129,8 +151,6 @@ export class LayerSink {
   #previous: Block | undefined;
   /** Compressed output is written in order: each block's output waits for the one before. */
   #tail: Promise<void> = Promise.resolve();
-  /** Writes in flight (their positions are known: they may finish in any order). */
-  readonly #writes = new Set<Promise<void>>();
   #failure: Error | undefined;
   #scratch = Buffer.allocUnsafe(512);
   #closed = false;
@@ -143,14 +163,15 @@ export class LayerSink {
     this.#shared = shared;
     this.#blockBytes = BLOCK_BYTES[options.compression];
     this.#blobHash = options.compression === 'none' ? this.#tarHash : createHash('sha256');
-    this.#block = Buffer.allocUnsafe(Math.min(FIRST_BLOCK_BYTES, this.#blockBytes));
-    if (this.#compression === 'gzip') this.#output(GZIP_HEADER);
+    this.#block = Buffer.allocUnsafeSlow(Math.min(FIRST_BLOCK_BYTES, this.#blockBytes));
   }
 
   /** Creates the file at `path` (it must not exist). */
   static async create(path: string, options: SinkOptions, shared: SinkShared): Promise<LayerSink> {
     const fd = await new Promise<number>((resolve, reject) => open(path, 'wx', (e, n) => (e ? reject(e) : resolve(n))));
-    return new LayerSink(path, fd, options, shared);
+    const sink = new LayerSink(path, fd, options, shared);
+    if (options.compression === 'gzip') sink.#output(GZIP_HEADER);
+    return sink;
   }
 
   /** Bytes of tar so far. */
@@ -183,8 +204,9 @@ export class LayerSink {
   #grow(): boolean {
     if (this.#block.length >= this.#blockBytes) return false;
     const size = Math.min(this.#block.length * 2, this.#blockBytes);
-    const bigger = size === this.#blockBytes ? this.#shared.buffer(size) : Buffer.allocUnsafe(size);
+    const bigger = size === this.#blockBytes ? this.#shared.buffer(size) : Buffer.allocUnsafeSlow(size);
     this.#block.copy(bigger, 0, 0, this.#fill);
+    releaseBuffer(this.#block);
     this.#block = bigger;
     return true;
   }
@@ -210,28 +232,33 @@ export class LayerSink {
     this.#block = final ? Buffer.alloc(0) : this.#shared.buffer(this.#blockBytes);
     this.#fill = 0;
     const input = block.buffer.subarray(0, block.fill);
+    /** The block whose end is this one's dictionary: held until this job has ended. */
+    const dictionaryBlock = this.#compression === 'gzip' ? this.#previous : undefined;
     const done = (): void => {
       this.#shared.release();
       this.#let(block);
+      if (dictionaryBlock) this.#let(dictionaryBlock);
     };
     if (this.#compression === 'none') {
-      this.#track(this.#output(input).finally(done));
+      try {
+        this.#output(input);
+      } finally {
+        done();
+      }
       return;
     }
-    let compressed: Promise<Buffer>;
+    let compressed: Promise<Output>;
     if (this.#compression === 'gzip') {
-      const previous = this.#previous;
+      const previous = dictionaryBlock;
       const dictionary = previous?.buffer.subarray(Math.max(0, previous.fill - WINDOW), previous.fill);
       compressed = deflateBlock(input, dictionary, final, this.#level);
-      // zlib copied the dictionary when the job was created: the previous block is free of that use.
-      if (previous) this.#let(previous);
       this.#previous = final ? undefined : block;
       if (!final) block.holds++;
     } else compressed = zstdBlock(input, this.#level);
     compressed.catch(() => {}); // reported through #tail
     const before = this.#tail;
     this.#tail = (async () => {
-      let out: Buffer;
+      let out: Output;
       try {
         out = await compressed;
       } finally {
@@ -239,41 +266,33 @@ export class LayerSink {
       }
       await before;
       if (this.#failure) return;
-      this.#track(this.#output(out));
+      for (const chunk of out) this.#output(chunk);
+      // The job has ended: its output buffers are ours, and free once written.
+      new Set(out.map((chunk) => chunk.buffer)).forEach(releaseArrayBuffer);
     })();
     this.#tail.catch((e: unknown) => this.#fail(e));
   }
 
-  /** Appends `data` to the blob: hashed, and written at the next position. */
-  #output(data: Buffer): Promise<void> {
+  /**
+   * Appends `data` to the blob: hashed, and written at the next position. Written synchronously:
+   * a write into the page cache costs microseconds, while a round trip through libuv's thread pool,
+   * busy with (de)compression, costs a third of a millisecond of this thread's time in lock waits.
+   */
+  #output(data: Buffer): void {
     if (this.#compression !== 'none') this.#blobHash.update(data);
     const position = this.#blobBytes;
     this.#blobBytes += data.length;
-    const writing = new Promise<void>((resolve, reject) => {
-      const step = (offset: number): void => {
-        write(this.#fd, data, offset, data.length - offset, position + offset, (e, n) => {
-          if (e) reject(new UserError(`${this.path}: cannot write scratch file: ${fsProblem(e)}`));
-          else if (offset + n < data.length) step(offset + n);
-          else resolve();
-        });
-      };
-      step(0);
-    });
-    if (this.#compression !== 'none') this.#track(writing);
-    return writing;
-  }
-
-  #track(writing: Promise<void>): void {
-    this.#writes.add(writing);
-    writing.then(
-      () => this.#writes.delete(writing),
-      (e: unknown) => this.#fail(e),
-    );
+    try {
+      for (let done = 0; done < data.length;) done += writeSync(this.#fd, data, done, data.length - done, position + done);
+    } catch (e) {
+      throw new UserError(`${this.path}: cannot write scratch file: ${fsProblem(e)}`);
+    }
   }
 
   #let(block: Block): void {
     if (--block.holds > 0) return;
     if (block.buffer.length === this.#blockBytes) this.#shared.recycle(block.buffer);
+    else releaseBuffer(block.buffer);
   }
 
   #fail(e: unknown): void {
@@ -287,15 +306,12 @@ export class LayerSink {
       if (end) await end;
       if (this.#compression !== 'none' || this.#fill > 0) await this.#flush(true);
       await this.#tail.catch(() => {});
-      if (this.#previous) this.#let(this.#previous);
-      this.#previous = undefined;
       if (this.#compression === 'gzip' && !this.#failure) {
         const trailer = Buffer.alloc(8);
         trailer.writeUInt32LE(this.#crc >>> 0, 0);
         trailer.writeUInt32LE(this.#tarBytes % 2 ** 32, 4);
         this.#output(trailer);
       }
-      while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
     } finally {
       await this.close();
     }
@@ -308,7 +324,7 @@ export class LayerSink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#writes]);
+    await this.#tail.catch(() => {});
     await new Promise<void>((resolve) => close(this.#fd, () => resolve()));
   }
 }

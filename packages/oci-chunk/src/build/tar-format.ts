@@ -74,7 +74,17 @@ function splitName(name: string): { name: string; prefix: string } | undefined {
 function ustar(
   buffer: Buffer,
   at: number,
-  h: { name: string; prefix: string; type: EntryType | 'pax'; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string },
+  h: {
+    name: string;
+    prefix: string;
+    type: EntryType | 'pax';
+    mode: number;
+    uid: number;
+    gid: number;
+    size: number;
+    mtime: number;
+    linkname: string;
+  },
 ): void {
   buffer.fill(0, at, at + BLOCK);
   ascii(buffer, at, h.name);
@@ -118,7 +128,7 @@ function paxRecord(key: string, value: string): string {
  */
 export function headerSize(h: EntryHeader): { bytes: number; pax: Buffer | undefined } {
   const linkname = h.linkname ?? '';
-  const simple = !h.pax?.length && (linkname.length <= 100 && isAscii(linkname)) && splitName(h.name) !== undefined;
+  const simple = !h.pax?.length && linkname.length <= 100 && isAscii(linkname) && splitName(h.name) !== undefined;
   if (simple) return { bytes: BLOCK, pax: undefined };
   let records = paxRecord('path', h.name);
   if (linkname) records += paxRecord('linkpath', linkname);

@@ -11,7 +11,7 @@ import { parseTrailerDate } from './changelog.ts';
 import { readStanzas } from './deb822.ts';
 import { MAX_CHANGELOG_TOTAL_BYTES, MAX_PACKAGES, MAX_PATH_BYTES } from '../limits.ts';
 import { UserError, quote } from '../util.ts';
-import { ImagePaths, NO_FETCH, readImageLines, type FetchContents, type ReadBudget } from './image-fs.ts';
+import { ImagePaths, HOST_CONTENTS, readImageLines, type ContentStore, type ReadBudget } from './image-fs.ts';
 import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
 import { changeStability } from './stability.ts';
 
@@ -65,12 +65,12 @@ export async function readDpkgStatus(lines: AsyncIterable<string>, where: string
 export async function loadDpkgRepository(
   files: FileMap,
   paths = new ImagePaths(files),
-  fetch: FetchContents = NO_FETCH,
+  contents: ContentStore = HOST_CONTENTS,
 ): Promise<Repository | undefined> {
   const statusFile = paths.findFile(DPKG_STATUS);
   if (statusFile === undefined) return undefined;
-  await fetch([statusFile]);
-  const packages = await readDpkgStatus(readImageLines(statusFile), DPKG_STATUS);
+  await contents.fetch([statusFile]);
+  const packages = await readDpkgStatus(readImageLines(statusFile, { contents }), DPKG_STATUS);
 
   // Every file read below is known before the first is read: their contents are fetched at once.
   const lists: { pkg: DpkgPackage; list: FileInfo }[] = [];
@@ -97,7 +97,7 @@ export async function loadDpkgRepository(
       break;
     }
   }
-  await fetch([...lists.map((l) => l.list), ...changelogs.map((c) => c.changelog)]);
+  await contents.fetch([...lists.map((l) => l.list), ...changelogs.map((c) => c.changelog)]);
 
   const claims = new ClaimTable();
   /** `pkg` and `pkg:arch` -> component, for the control files in the info directory. */
@@ -108,7 +108,7 @@ export async function loadDpkgRepository(
   }
   for (const { pkg, list } of lists) {
     let lineNo = 0;
-    for await (const line of readImageLines(list)) {
+    for await (const line of readImageLines(list, { contents })) {
       lineNo++;
       // Listed paths absent from the map (the root `/.`, pruned paths, paths removed by a later
       // layer) are ignored.
@@ -138,7 +138,7 @@ export async function loadDpkgRepository(
   for (const { pkg, changelog } of changelogs) {
     let list = dates.get(pkg.component);
     if (list === undefined) dates.set(pkg.component, (list = []));
-    for await (const line of readImageLines(changelog, { gunzip: true, budget })) {
+    for await (const line of readImageLines(changelog, { gunzip: true, budget, contents })) {
       const t = parseTrailerDate(line);
       if (t === undefined) continue;
       list.push(t);

@@ -3,7 +3,7 @@
  * directory or from an OCI image whose layers are applied in order.
  */
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
@@ -11,11 +11,13 @@ import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '..
 import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap } from '../types.ts';
 import { UserError, fsProblem, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
+import type { ImageContents } from './contents.ts';
 import { LayerTree } from './tree.ts';
 import { checkXattr, keepXattr, readTreeXattrs } from './xattrs.ts';
 
 export { parsePruneRules, isPruned, type PruneRule } from './prune.ts';
 export { hasGetfattr } from './xattrs.ts';
+export { ImageContents } from './contents.ts';
 
 export interface ScanOptions {
   prune?: PruneRule[];
@@ -25,11 +27,10 @@ export interface ScanOptions {
 
 export interface ImageScanOptions extends ScanOptions {
   /**
-   * Without a spool directory: the files a later phase reads (package databases, see
-   * `mayReadContent` in components/), spooled to `dir` during the scan so that reading them costs
-   * no extra pass over a layer.
+   * Without a spool directory: keeps the files a later phase reads (package databases) as they
+   * pass, so that reading them costs no other pass over a layer.
    */
-  capture?: { dir: string; wants(path: string): boolean };
+  contents?: ImageContents;
 }
 
 function sortedMap(entries: Iterable<FileInfo>): FileMap {
@@ -135,12 +136,11 @@ function checkHeader(header: TarHeader, where: string, path: string): void {
  */
 export async function scanImage(image: OciImage, spoolDir: string | undefined, options: ImageScanOptions = {}): Promise<FileMap> {
   const prune = options.prune ?? [];
-  const capture = spoolDir === undefined ? options.capture : undefined;
+  const contents = spoolDir === undefined ? options.contents : undefined;
   const tree = new LayerTree(image.source);
   let spooled = 0;
   /** Entries seen in all layers: numbers the inodes of image files. */
   let serial = 0;
-  let madeCaptureDir = false;
 
   const spool = async (dir: string, body: AsyncIterable<Buffer>): Promise<string> => {
     const spoolPath = join(dir, String(spooled++));
@@ -236,7 +236,20 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       switch (header.type) {
         case 'directory':
           tree.set(
-            { path, type: 'directory', mode, size: 0, uid: header.uid, gid: header.gid, mtime: header.mtime, inode, nlink: 1, linkTarget: '', xattrs, content: NO_CONTENT },
+            {
+              path,
+              type: 'directory',
+              mode,
+              size: 0,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: '',
+              xattrs,
+              content: NO_CONTENT,
+            },
             i,
           );
           break;
@@ -244,16 +257,26 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
           let content: FileInfo['content'] = NO_CONTENT;
           if (header.size > 0) {
             if (spoolDir !== undefined) content = { kind: 'path', path: await spool(spoolDir, body) };
-            else if (capture?.wants(path)) {
-              if (!madeCaptureDir) {
-                await mkdir(capture.dir, { recursive: true });
-                madeCaptureDir = true;
-              }
-              content = { kind: 'path', path: await spool(capture.dir, body) };
-            } else content = { kind: 'layer', layer: i, offset };
+            else {
+              content = { kind: 'layer', layer: i, offset };
+              if (contents?.wants(path, header.size)) await contents.keep(i, offset, header.size, body);
+            }
           }
           tree.set(
-            { path, type: 'file', mode, size: header.size, uid: header.uid, gid: header.gid, mtime: header.mtime, inode, nlink: 1, linkTarget: '', xattrs, content },
+            {
+              path,
+              type: 'file',
+              mode,
+              size: header.size,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: '',
+              xattrs,
+              content,
+            },
             i,
           );
           break;
@@ -266,7 +289,20 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
             );
           }
           tree.set(
-            { path, type: 'symlink', mode, size: 0, uid: header.uid, gid: header.gid, mtime: header.mtime, inode, nlink: 1, linkTarget: target, xattrs, content: NO_CONTENT },
+            {
+              path,
+              type: 'symlink',
+              mode,
+              size: 0,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: target,
+              xattrs,
+              content: NO_CONTENT,
+            },
             i,
           );
           break;
@@ -293,45 +329,4 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
 /** Each piece copied (the reader's buffers are reused). */
 async function* copies(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
   for await (const piece of pieces) yield Buffer.from(piece);
-}
-
-/**
- * Copies the contents of `infos` that still lie in image layers to files in `dir` (one pass over
- * each layer concerned), so they can be read from the host: the files a repository reads that the
- * scan did not keep (a package database reached through a symlinked directory, say).
- */
-export async function fetchLayerContents(image: OciImage, infos: readonly FileInfo[], dir: string): Promise<void> {
-  const wanted = new Map<number, Map<number, FileInfo[]>>();
-  for (const info of infos) {
-    if (info.content.kind !== 'layer') continue;
-    const { layer, offset } = info.content;
-    let byOffset = wanted.get(layer);
-    if (!byOffset) wanted.set(layer, (byOffset = new Map()));
-    const list = byOffset.get(offset);
-    if (list) list.push(info);
-    else byOffset.set(offset, [info]);
-  }
-  if (wanted.size === 0) return;
-  await mkdir(dir, { recursive: true });
-  let n = 0;
-  for (const layer of [...wanted.keys()].sort((a, b) => a - b)) {
-    const byOffset = wanted.get(layer) as Map<number, FileInfo[]>;
-    await forEachLayerEntry(image, layer, async ({ offset, body }) => {
-      const list = byOffset.get(offset);
-      if (!list) return;
-      const path = join(dir, String(n++));
-      const sink = createWriteStream(path, { flags: 'wx' });
-      let sinkError: unknown;
-      sink.once('error', (e) => (sinkError = e));
-      try {
-        await pipeline(copies(body), sink);
-      } catch (e) {
-        if (sinkError !== undefined) throw new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`);
-        throw e;
-      }
-      for (const info of list) info.content = { kind: 'path', path };
-      byOffset.delete(offset);
-    });
-    if (byOffset.size > 0) throw new UserError(`${image.source}: layer ${layer} changed since it was first read`);
-  }
 }
