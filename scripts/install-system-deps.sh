@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr) and the
+# Installs the system tools the OCI tests check against (skopeo, umoci, getfattr/setfattr), the
+# peers and image builder of the re-chunker's benchmark (pigz, debootstrap; npm run bench:oci), and the
 # browser the HTML report's test drives (Debian's chromium, /usr/bin/chromium), only when one is
 # missing. Debian/Ubuntu (Ubuntu's chromium package is a snap stub); needs root (or sudo) and the
 # distribution mirror.
@@ -8,9 +9,11 @@ missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v umoci >/dev/null 2>&1 || missing="$missing umoci"
 command -v getfattr >/dev/null 2>&1 || missing="$missing attr"
+command -v pigz >/dev/null 2>&1 || missing="$missing pigz"
+[ -x /usr/sbin/debootstrap ] || command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -z "$missing" ]; then
-  echo "install-system-deps: skopeo, umoci, attr and chromium are present"
+  echo "install-system-deps: skopeo, umoci, attr, pigz, debootstrap and chromium are present"
   exit 0
 fi
 SUDO=""
