@@ -191,7 +191,24 @@ export function handleSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => onSignal(signal));
 }
 
+/**
+ * V8's young generation grows to 3 x 16 MiB, and a build's stream of short-lived objects (a header,
+ * a promise, a chunk per tar entry) fills it: 4 MiB semi-spaces take 25-40 MiB off the peak RSS of
+ * a build at no measurable cost in time (bench/oci.ts). V8 reads the flag only at start-up, so a
+ * build re-executes itself with it (the same process, by execve) unless the flag was given.
+ */
+const HEAP_FLAGS = ['--max-semi-space-size=4'];
+
+function reexecWithHeapFlags(argv: string[]): void {
+  // --alloc-report re-spawns with its own flags; a platform without execve runs as it is.
+  if (argv[0] !== 'build' || argv.includes('--alloc-report') || !process.execve || !process.argv[1]) return;
+  const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
+  if (given.some((flag) => flag.startsWith('--max-semi-space-size'))) return;
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...HEAP_FLAGS, process.argv[1], ...argv], process.env);
+}
+
 if (isMainModule(import.meta.url)) {
+  if (process.platform !== 'win32') reexecWithHeapFlags(process.argv.slice(2));
   handleSignals();
   let finished = false;
   // The event loop ran dry while a command was still waiting: a promise nothing can settle any more.

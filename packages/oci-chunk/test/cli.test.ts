@@ -1,7 +1,7 @@
 /** The oci-chunk CLI: build/inspect/extract/reuse as a user runs them. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe as suite, expect, it } from 'vitest';
 import type { InspectResult, ReuseReport } from '../src/inspect.ts';
@@ -80,6 +80,29 @@ suite('oci-chunk CLI', async () => {
     for (const name of ['scan', 'components', 'packing', 'oci_build'])
       expect(r.stderr).toMatch(new RegExp(`^\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|$`, 'm'));
   });
+
+  it.runIf(existsSync('/proc/self/cmdline'))(
+    'build runs with a small young generation: the same process re-executed with the flag',
+    async () => {
+      const rootfs = join(dir, 'semi-rootfs');
+      await mkdir(rootfs);
+      await writeFile(join(rootfs, 'big.bin'), '');
+      await truncate(join(rootfs, 'big.bin'), 1024 * 1024 * 1024); // takes a while to gzip: long enough to look at
+      const scratch = join(dir, 'semi-scratch');
+      await mkdir(scratch);
+      const child = spawn(NODE, [join(PACKAGE, 'src/cli.ts'), 'build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed'], {
+        env: { ...process.env, TMPDIR: scratch, NODE_OPTIONS: '' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise((res) => child.on('exit', res));
+      while ((await readdir(scratch)).length === 0) await new Promise((r) => setTimeout(r, 20));
+      const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      child.kill('SIGINT');
+      await exited;
+      expect(argv).toContain('--max-semi-space-size=4');
+      expect(argv.slice(argv.indexOf('build'))).toEqual(['build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed', '']);
+    },
+  );
 
   it('an interrupted build removes its scratch directory and partial output', async () => {
     const rootfs = join(dir, 'big-rootfs');

@@ -282,7 +282,8 @@ export async function* readImageLines(
   let gunzip: Gunzip | undefined;
   try {
     if (gz) {
-      gunzip = createGunzip({ chunkSize: 64 * 1024 });
+      // zlib's default output buffer: one per file read, and most changelogs are a few KiB.
+      gunzip = createGunzip();
       // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
       if (source) pipeline(source, gunzip, () => {});
       else gunzip.end(held);
