@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * oci-chunk: re-chunk OCI images by software component.
- *   oci-chunk build <input> -o <output> [--max-layers N] [--prune P]... [--compressed] [--tag T] [--alloc-report]
+ *   oci-chunk build <input> -o <output> [--max-layers N] [--prune P]... [--compressed | --zstd] [--tag T] [--alloc-report]
  *   oci-chunk inspect <archive> [--json]
  *   oci-chunk extract <archive> <dir>
  *   oci-chunk reuse <archive>... [--json]
@@ -15,7 +15,7 @@ import { chunkImage, type ChunkOptions } from './pipeline.ts';
 import { UserError, escapeControl, formatBinaryBytes, isFsError, isMainModule, progressDone, removeAllPending } from './util.ts';
 
 const USAGE = `usage:
-  oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed] [--tag NAME]
+  oci-chunk build <input> -o <output> [--max-layers N] [--prune PATH]... [--compressed | --zstd] [--tag NAME]
                   [--skip-special] [--alloc-report]
       <input>: an oci-archive, an OCI layout directory, or a root-filesystem directory
   oci-chunk inspect <archive> [--json]
@@ -44,6 +44,7 @@ async function build(args: string[]): Promise<void> {
     'max-layers': { type: 'string' },
     prune: { type: 'string', multiple: true },
     compressed: { type: 'boolean' },
+    zstd: { type: 'boolean' },
     tag: { type: 'string' },
     'skip-special': { type: 'boolean' },
     'alloc-report': { type: 'boolean' },
@@ -58,9 +59,11 @@ async function build(args: string[]): Promise<void> {
     maxLayers: maxRaw === undefined ? undefined : Number(maxRaw),
     prune: values['prune'] as string[] | undefined,
     compressed: values['compressed'] === true,
+    compression: values['zstd'] === true ? 'zstd' : undefined,
     tag: values['tag'] as string | undefined,
     skipSpecial: values['skip-special'] === true,
   };
+  if (values['zstd'] && values['compressed']) throw new UserError('--compressed (gzip) and --zstd: choose one');
   if (options.maxLayers !== undefined && options.maxLayers > 500) {
     process.stderr.write(`warning: --max-layers ${options.maxLayers} is above 500; many runtimes limit layer counts\n`);
   }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { describe as suite, expect, it } from 'vitest';
 import type { InspectResult, ReuseReport } from '../src/inspect.ts';
 import { DEBIAN_V1, DEBIAN_V2, DEBIAN_V3, NODE, PACKAGE, runCli, tempDir } from './helpers.ts';
@@ -21,6 +22,20 @@ suite('oci-chunk CLI', async () => {
       expect(r.stdout).toMatch(/: [1-8] layers \(.*\) from 75 paths in \d+ components, manifest sha256:[0-9a-f]{64}\n$/);
     }
     expect((await readdir(dir)).filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
+  const hasZstd = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
+  it.runIf(hasZstd)('build --zstd writes zstd layers; with --compressed it is refused', async () => {
+    const out = join(dir, 'zstd.tar');
+    const r = await runCli(['build', DEBIAN_V1, '-o', out, '--max-layers', '4', '--zstd']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const info = JSON.parse((await runCli(['inspect', out, '--json'])).stdout) as InspectResult;
+    expect(info.layers.length).toBeGreaterThan(0);
+    for (const layer of info.layers) expect(layer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    const both = await runCli(['build', DEBIAN_V1, '-o', join(dir, 'both.tar'), '--zstd', '--compressed']);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toBe('oci-chunk: --compressed (gzip) and --zstd: choose one\n');
   });
 
   it('inspect --json lists layers with components and the copied config', async () => {
