@@ -97,7 +97,7 @@ suite('oci-chunk CLI', async () => {
   });
 
   it.runIf(existsSync('/proc/self/cmdline'))(
-    'build runs with a small young generation: the same process re-executed with the flag',
+    'build runs with a small young generation and one malloc arena: the same process re-executed',
     async () => {
       const rootfs = join(dir, 'semi-rootfs');
       await mkdir(rootfs);
@@ -112,9 +112,11 @@ suite('oci-chunk CLI', async () => {
       const exited = new Promise((res) => child.on('exit', res));
       while ((await readdir(scratch)).length === 0) await new Promise((r) => setTimeout(r, 20));
       const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0');
       child.kill('SIGINT');
       await exited;
       expect(argv).toContain('--max-semi-space-size=4');
+      expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? '1'}`);
       expect(argv.slice(argv.indexOf('build'))).toEqual(['build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed', '']);
     },
   );
