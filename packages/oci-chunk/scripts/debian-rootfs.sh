@@ -6,6 +6,7 @@
 #   3. oci-chunk build --max-layers N, then check: skopeo accepts the output, layers <= N, and every
 #      dpkg/ component is named after a Debian source package of the image.
 # Usage: sudo packages/oci-chunk/scripts/debian-rootfs.sh [max-layers]     (env: DEBIAN_MIRROR, SUITE, KEEP=1)
+#        IMAGE_ONLY=<path>: stop after step 2, the image written as an oci-archive at <path> (benchmarks)
 set -eu
 
 MAX_LAYERS=${1:-32}
@@ -45,6 +46,11 @@ umoci insert --image "$WORK/oci:$SUITE" "$WORK/rootfs" /
 umoci config --image "$WORK/oci:$SUITE" --config.cmd /bin/bash --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 skopeo copy --quiet "oci:$WORK/oci:$SUITE" "oci-archive:$WORK/debian.tar"
 t_image=$(date +%s)
+if [ -n "${IMAGE_ONLY:-}" ]; then
+  mv "$WORK/debian.tar" "$IMAGE_ONLY"
+  echo "debian-rootfs: image written to $IMAGE_ONLY"
+  exit 0
+fi
 
 echo "== oci-chunk build --max-layers $MAX_LAYERS"
 # /dev holds device nodes made by debootstrap: not image content.

@@ -126,7 +126,7 @@ async function writing<T>(dest: string, step: () => Promise<T>): Promise<T> {
 
 async function materialise(root: string, files: FileMap): Promise<void> {
   const asRoot = process.getuid?.() === 0;
-  const firstName = new Map<string, string>();
+  const firstName = new Map<string | number, string>();
   const symlinks: FileInfo[] = [];
   const dirs: FileInfo[] = [];
   let n = 0;
@@ -201,7 +201,7 @@ export async function extractImage(archive: string, target: string, options: Ext
   const staging = `${targetPath}.partial-${process.pid}`;
   trackPending(staging);
   try {
-    const image = await openImage(archive, workDir);
+    const image = await openImage(archive);
     const spool = join(workDir, 'spool');
     await mkdir(spool);
     const files = await scanImage(image, spool, { skipSpecial: options.skipSpecial });

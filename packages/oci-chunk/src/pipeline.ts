@@ -2,14 +2,14 @@
  * The re-chunker: scan -> components -> packing -> oci_build, each phase inside a tracker span so an
  * allocation report names them. The pipeline depends on the tracker only through `span`.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { span } from 'alloc-tracker';
-import { openImage, type ImageConfig } from './archive/index.ts';
-import { buildLayout, writeOciArchive, type BuildResult } from './build/index.ts';
+import { openImage, type ImageConfig, type OciImage } from './archive/index.ts';
+import { buildLayout, writeOciArchive, type BuildResult, type Compression } from './build/index.ts';
 import { assignComponents } from './components/index.ts';
 import { DEFAULT_MAX_LAYERS, packComponents } from './packing/index.ts';
-import { parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
+import { ImageContents, parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
 import type { FileMap } from './types.ts';
 import { UserError, makeTempDir, progressDone, quote, removeQuietly } from './util.ts';
 
@@ -17,8 +17,11 @@ export interface ChunkOptions {
   maxLayers?: number;
   /** Prune specs (`/p` drops the subtree, `/p/` keeps the directory only). */
   prune?: string[];
+  /** gzip output (when `compression` is not given). */
   compressed?: boolean;
+  compression?: Compression;
   gzipLevel?: number;
+  zstdLevel?: number;
   tag?: string;
   /** Skip sockets, FIFOs and devices instead of failing. */
   skipSpecial?: boolean;
@@ -61,23 +64,26 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
 
   const workDir = await makeTempDir('oci-chunk', options.tempDir);
   try {
-    const spoolDir = join(workDir, 'spool');
-    await mkdir(spoolDir);
-    let inputConfig: ImageConfig | undefined;
+    let image: OciImage | undefined;
+    let contents: ImageContents | undefined;
     const isRootfs = inputStat.isDirectory() && !(await stat(join(input, 'oci-layout')).catch(() => undefined));
 
+    // An image's layers are read twice: by the scan (headers, digests, the package databases) and
+    // by the build (file data, straight into the output layers). Nothing else is copied.
     const files: FileMap = await span('scan', async () => {
       if (isRootfs) return scanDirectory(input, { prune, skipSpecial: options.skipSpecial });
-      const image = await openImage(input, workDir);
-      inputConfig = image.config;
-      return scanImage(image, spoolDir, { prune, skipSpecial: options.skipSpecial });
+      image = await openImage(input);
+      contents = new ImageContents(image, join(workDir, 'fetched'));
+      return scanImage(image, undefined, { prune, skipSpecial: options.skipSpecial, contents });
     });
+    const inputConfig: ImageConfig | undefined = image?.config;
     const components = await span('components', () =>
-      assignComponents(files).catch((e: unknown) => {
+      assignComponents(files, { contents }).catch((e: unknown) => {
         // Errors there name a file inside the image; say which image too.
         throw e instanceof UserError ? new UserError(`${input}: ${e.message}`, { cause: e }) : e;
       }),
     );
+    contents?.release();
     const groups = span('packing', () => packComponents(components, maxLayers));
 
     let epoch = options.epoch ?? sourceDateEpoch();
@@ -92,9 +98,12 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
         workDir,
         epoch,
         compressed: options.compressed,
+        compression: options.compression,
         gzipLevel: options.gzipLevel,
+        zstdLevel: options.zstdLevel,
         tag: options.tag,
         inputConfig,
+        image,
       });
       await writeOciArchive(built.layoutDir, output);
       return built.result;

@@ -9,8 +9,18 @@ export type FileType = 'directory' | 'file' | 'symlink';
 export type ContentSource =
   /** A file on the host (directory input, or a file spooled from an input layer). */
   | { kind: 'path'; path: string }
+  /**
+   * The data of an entry of input layer `layer`, starting `offset` bytes into its uncompressed tar:
+   * read again from the layer when the output is written (see build/), never copied in between.
+   */
+  | { kind: 'layer'; layer: number; offset: number }
   /** No content (directories, symlinks, empty files). */
   | { kind: 'none' };
+
+/** The content of every directory, symlink and empty file (shared: one object for all). */
+export const NO_CONTENT: ContentSource = Object.freeze({ kind: 'none' });
+/** The xattrs of every entry that has none (shared: one object for all). */
+export const NO_XATTRS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface FileInfo {
   /** Absolute path inside the image, `/`-separated, no trailing slash (e.g. `/usr/bin/ls`). */
@@ -25,10 +35,10 @@ export interface FileInfo {
   /** Modification time in whole seconds since the epoch. */
   mtime: number;
   /**
-   * Identity of the inode for hardlink detection: equal `inode` strings mean one file with several
-   * names. For directory input `dev:ino`; for image input the first name of the link group.
+   * Identity of the inode for hardlink detection: equal values mean one file with several names.
+   * For directory input `dev:ino`; for image input the number of the entry that wrote the file.
    */
-  inode: string;
+  inode: string | number;
   /** Number of names of this inode in the image (1 for most files). */
   nlink: number;
   /** Target of a symlink; empty otherwise. */

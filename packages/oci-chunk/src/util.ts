@@ -188,6 +188,21 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * Frees the memory of an ArrayBuffer this code allocated and will not touch again, now rather than
+ * at a later garbage collection. V8 frees buffer memory late (it waits for tens of MiB of it), so
+ * chunks that stream through by the hundred MiB would count in the peak RSS; detaching a buffer
+ * frees it at once. Only whole buffers are released, never a slice of Node's shared pool.
+ */
+export function releaseArrayBuffer(buffer: ArrayBufferLike): void {
+  if (buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength > 0) buffer.transfer(0);
+}
+
+/** releaseArrayBuffer for a Buffer that owns its whole ArrayBuffer (one from allocUnsafeSlow, say); others are left alone. */
+export function releaseBuffer(buffer: Uint8Array): void {
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) releaseArrayBuffer(buffer.buffer);
+}
+
 /** A pass-through that feeds every chunk to a hash and counts bytes, so digests cost no extra pass. */
 export class HashingPassThrough extends Transform {
   readonly hash: Hash = createHash('sha256');

@@ -1,8 +1,9 @@
 /** The oci-chunk CLI: build/inspect/extract/reuse as a user runs them. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { describe as suite, expect, it } from 'vitest';
 import type { InspectResult, ReuseReport } from '../src/inspect.ts';
 import { DEBIAN_V1, DEBIAN_V2, DEBIAN_V3, NODE, PACKAGE, runCli, tempDir } from './helpers.ts';
@@ -21,6 +22,20 @@ suite('oci-chunk CLI', async () => {
       expect(r.stdout).toMatch(/: [1-8] layers \(.*\) from 75 paths in \d+ components, manifest sha256:[0-9a-f]{64}\n$/);
     }
     expect((await readdir(dir)).filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
+  const hasZstd = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
+  it.runIf(hasZstd)('build --zstd writes zstd layers; with --compressed it is refused', async () => {
+    const out = join(dir, 'zstd.tar');
+    const r = await runCli(['build', DEBIAN_V1, '-o', out, '--max-layers', '4', '--zstd']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const info = JSON.parse((await runCli(['inspect', out, '--json'])).stdout) as InspectResult;
+    expect(info.layers.length).toBeGreaterThan(0);
+    for (const layer of info.layers) expect(layer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    const both = await runCli(['build', DEBIAN_V1, '-o', join(dir, 'both.tar'), '--zstd', '--compressed']);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toBe('oci-chunk: --compressed (gzip) and --zstd: choose one\n');
   });
 
   it('inspect --json lists layers with components and the copied config', async () => {
@@ -80,6 +95,31 @@ suite('oci-chunk CLI', async () => {
     for (const name of ['scan', 'components', 'packing', 'oci_build'])
       expect(r.stderr).toMatch(new RegExp(`^\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|$`, 'm'));
   });
+
+  it.runIf(existsSync('/proc/self/cmdline'))(
+    'build runs with a small young generation and one malloc arena: the same process re-executed',
+    async () => {
+      const rootfs = join(dir, 'semi-rootfs');
+      await mkdir(rootfs);
+      await writeFile(join(rootfs, 'big.bin'), '');
+      await truncate(join(rootfs, 'big.bin'), 1024 * 1024 * 1024); // takes a while to gzip: long enough to look at
+      const scratch = join(dir, 'semi-scratch');
+      await mkdir(scratch);
+      const child = spawn(NODE, [join(PACKAGE, 'src/cli.ts'), 'build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed'], {
+        env: { ...process.env, TMPDIR: scratch, NODE_OPTIONS: '' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise((res) => child.on('exit', res));
+      while ((await readdir(scratch)).length === 0) await new Promise((r) => setTimeout(r, 20));
+      const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0');
+      child.kill('SIGINT');
+      await exited;
+      expect(argv).toContain('--max-semi-space-size=4');
+      expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? '1'}`);
+      expect(argv.slice(argv.indexOf('build'))).toEqual(['build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed', '']);
+    },
+  );
 
   it('an interrupted build removes its scratch directory and partial output', async () => {
     const rootfs = join(dir, 'big-rootfs');

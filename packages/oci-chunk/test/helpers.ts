@@ -69,7 +69,7 @@ export interface Described {
 
 /** Everything the acceptance criteria compare, per path (mtimes excluded: the build clamps them). */
 export async function describe(files: FileMap, options: { xattrs?: boolean } = {}): Promise<Record<string, Described>> {
-  const byInode = new Map<string, string[]>();
+  const byInode = new Map<string | number, string[]>();
   for (const f of files.values()) if (f.type === 'file') byInode.set(f.inode, [...(byInode.get(f.inode) ?? []), f.path]);
   const out: Record<string, Described> = {};
   for (const f of files.values()) {
@@ -93,7 +93,7 @@ export async function describe(files: FileMap, options: { xattrs?: boolean } = {
 /** The root filesystem of an image (layers applied), as a FileMap with spooled contents. */
 export async function imageFiles(archive: string): Promise<FileMap> {
   const work = await tempDir('oci-image');
-  const image = await openImage(archive, work);
+  const image = await openImage(archive);
   const spool = join(work, 'spool');
   await mkdir(spool);
   return scanImage(image, spool);

@@ -101,7 +101,7 @@ suite('finding 3: path resolution in the components phase is linear', () => {
 
 async function imageFilesOf(archive: string) {
   const work = await tempDir('oci-hostile-files');
-  const image = await openImage(archive, work);
+  const image = await openImage(archive);
   await mkdir(join(work, 'spool'));
   return scanImage(image, join(work, 'spool'));
 }

@@ -5,6 +5,7 @@
  * nesting). Inputs are opened only as regular files and never read past the size they had when
  * opened, so a FIFO, a device or a growing file cannot stall or flood the reader.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,10 +23,13 @@ import {
   makeTempDir,
   openRegularFile,
   quote,
+  releaseArrayBuffer,
+  releaseBuffer,
+  type InputFile,
   removeQuietly,
   sha256Hex,
 } from '../util.ts';
-import { readTarEntries, type TarEntry } from './tar-reader.ts';
+import { readTarEntries, type FileRange, type TarEntry } from './tar-reader.ts';
 
 export { MAX_JSON_BYTES } from '../limits.ts';
 export type { TarEntry, TarHeader } from './tar-reader.ts';
@@ -81,6 +85,8 @@ export interface OciImage {
   config: ImageConfig;
   /** Directory holding `blobs/sha256/<hex>` for the layers, or undefined if they were not kept. */
   layoutDir: string | undefined;
+  /** An oci-archive read in place (see indexOciArchive): digest -> where its bytes start in `source`. */
+  archiveOffsets?: Map<string, number>;
 }
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
@@ -162,6 +168,8 @@ interface BlobStore {
   memory: Map<string, Buffer>;
   /** Without a layout: the blobs written to blobDir. Undefined: every blob is there. */
   spilled: Set<string> | undefined;
+  /** An archive read in place: digest -> offset of the blob's bytes in the archive `source`. */
+  offsets?: Map<string, number>;
 }
 
 /** Bytes of JSON-looking blobs inspect keeps in memory before it spills them to a scratch directory. */
@@ -197,7 +205,8 @@ async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): P
     throw new UserError(`${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`);
   }
   if (size > MAX_JSON_BYTES) throw new UserError(`${where}: ${size} bytes is too large for a JSON document (at most ${MAX_JSON_BYTES})`);
-  const kept = store.memory.get(desc.digest);
+  const offset = store.offsets?.get(desc.digest);
+  const kept = offset === undefined ? store.memory.get(desc.digest) : await readArchiveRange(store.source, offset, size);
   const onDisk = store.blobDir !== undefined && (store.spilled === undefined || store.spilled.has(desc.digest));
   if (!kept && !onDisk) throw new UserError(`${where}: blob ${desc.digest} is not a JSON document (it does not start with "{")`);
   const bytes = kept ?? (await readRegularFile(blobPath(store.blobDir as string, desc.digest), MAX_JSON_BYTES, 'blob'));
@@ -205,6 +214,26 @@ async function readJsonBlob(store: BlobStore, desc: Descriptor, what: string): P
     throw new UserError(`${where}: blob ${desc.digest} does not match its digest`);
   }
   return parseJson(bytes, where);
+}
+
+/** `size` bytes at `offset` of an archive (a small blob read in place); shorter means the archive changed. */
+async function readArchiveRange(archive: string, offset: number, size: number): Promise<Buffer> {
+  const file = await openRegularFile(archive, 'archive');
+  try {
+    const buffer = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const n = await file.read(buffer, got, size - got, offset + got);
+      if (n === 0) throw new UserError(`${archive}: corrupt or truncated archive (it shrank while being read)`);
+      got += n;
+    }
+    return buffer;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${archive}: cannot read archive: ${fsProblem(e)}`);
+  } finally {
+    file.close();
+  }
 }
 
 export function blobPath(layoutDir: string, digest: string): string {
@@ -306,6 +335,7 @@ async function imageFromStore(store: BlobStore, indexBytes: Buffer | undefined, 
     manifest,
     config,
     layoutDir,
+    archiveOffsets: store.offsets,
   };
 }
 
@@ -446,6 +476,61 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
   }
 }
 
+/**
+ * Reads an oci-archive in place: one pass over its tar headers, each blob's position noted and its
+ * bytes skipped without reading them; the index, manifest and config are then read from their
+ * positions and checked against their digests. Layer blobs are verified whenever they are read
+ * (forEachLayerEntry), so nothing is copied and the archive's layers are read only by the passes
+ * that need them. The same entries are refused as by readOciArchive.
+ */
+export async function indexOciArchive(archivePath: string): Promise<OciImage> {
+  const source = archivePath;
+  const file = await openRegularFile(archivePath, 'archive');
+  const archiveSize = file.size;
+  const where = `${source}: corrupt or truncated archive`;
+  const store: BlobStore = { source, sizes: new Map(), blobDir: undefined, memory: new Map(), spilled: undefined, offsets: new Map() };
+  let indexBytes: Buffer | undefined;
+  try {
+    const seen = new Set<string>();
+    for await (const entry of readTarEntries({ file, start: 0, length: archiveSize }, where)) {
+      const { name, type, size } = entry.header;
+      const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
+      if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
+      if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
+      seen.add(clean);
+      if (type === 'directory' || clean === '') continue;
+      if (size > archiveSize) {
+        throw new UserError(`${where}: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`);
+      }
+      if (type !== 'file') {
+        const what = type === 'unknown' ? `an entry of unknown tar type ${quote(entry.header.typeflag)}` : `a ${type} entry`;
+        throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
+      }
+      if (clean === 'index.json' || clean === 'oci-layout') {
+        if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
+        if (clean === 'index.json') {
+          const chunks: Buffer[] = [];
+          for await (const c of entry.body) chunks.push(Buffer.from(c));
+          indexBytes = Buffer.concat(chunks);
+        }
+        continue;
+      }
+      const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
+      if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
+      const digest = `sha256:${m[1]}`;
+      store.sizes.set(digest, size);
+      store.offsets?.set(digest, entry.offset);
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    if (isFsError(e)) throw new UserError(`${source}: cannot read archive: ${fsProblem(e)}`);
+    throw new UserError(`${where} (${(e as Error).message})`);
+  } finally {
+    file.close();
+  }
+  return imageFromStore(store, indexBytes, undefined);
+}
+
 /** True when `head` (a blob's first bytes) starts like a JSON object: white space, then "{". */
 function mayBeJson(head: Buffer): boolean {
   for (const byte of head) {
@@ -501,14 +586,11 @@ export async function readOciLayout(dir: string): Promise<OciImage> {
   return imageFromStore(store, indexBytes, dir);
 }
 
-export function decompressorFor(kind: 'gzip' | 'zstd' | 'none'): NodeJS.ReadWriteStream {
-  if (kind === 'gzip') return zlib.createGunzip();
-  if (kind === 'zstd') {
-    const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
-    if (!z.createZstdDecompress) throw new UserError('this Node.js has no zstd support; cannot read a zstd layer');
-    return z.createZstdDecompress();
-  }
-  return new PassThrough();
+export function decompressorFor(kind: 'gzip' | 'zstd', chunkSize?: number): zlib.Gunzip | zlib.ZstdDecompress {
+  if (kind === 'gzip') return zlib.createGunzip({ chunkSize });
+  const z = zlib as Partial<typeof zlib>;
+  if (!z.createZstdDecompress) throw new UserError('this Node.js has no zstd support; cannot read a zstd layer');
+  return z.createZstdDecompress({ chunkSize });
 }
 
 /** Tells gzip and zstd from plain tar by the first bytes, whatever the media type says. */
@@ -521,53 +603,159 @@ function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
 /** Receives each entry of a layer in order; the body may be read or left (it is skipped). */
 export type LayerEntryVisitor = (entry: TarEntry) => Promise<void>;
 
+/** Compressed bytes read per call: two such buffers are reused for a whole layer. */
+const READ_BUFFER_BYTES = 256 * 1024;
+/** Bytes per chunk out of a decompressor (fewer, larger chunks: less per-chunk work downstream). */
+const DECOMPRESSED_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The bytes of a file range, read into two buffers used in turn (no allocation per read) and fed to
+ * `hash`. A chunk is valid until the one after the next is asked for.
+ */
+async function* rangeChunks(range: FileRange, hash: Hash): AsyncGenerator<Buffer, void, undefined> {
+  const buffers = readBuffers(range.length);
+  try {
+    let done = 0;
+    for (let turn = 0; done < range.length; turn ^= 1) {
+      const buffer = buffers[turn] as Buffer;
+      const n = await range.file.read(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
+      if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
+      done += n;
+      const chunk = buffer.subarray(0, n);
+      hash.update(chunk);
+      yield chunk;
+    }
+  } finally {
+    buffers.forEach(releaseBuffer);
+  }
+}
+
+/** Two read buffers, no larger than what is to be read. */
+function readBuffers(length: number): Buffer[] {
+  const size = Math.max(1, Math.min(READ_BUFFER_BYTES, length));
+  return [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+}
+
+/**
+ * The decompressed bytes of a file range. Compressed bytes are read into two reused buffers and a
+ * buffer is refilled only once the decompressor has consumed it (its write callback), so reading
+ * the next buffer overlaps decompressing the last one (which runs on libuv's thread pool).
+ */
+async function* decompressedChunks(range: FileRange, kind: 'gzip' | 'zstd', hash: Hash): AsyncGenerator<Buffer, void, undefined> {
+  const decompressor = decompressorFor(kind, DECOMPRESSED_CHUNK_BYTES);
+  const buffers = readBuffers(range.length);
+  const consumed: (Promise<void> | undefined)[] = [undefined, undefined];
+  const feeding = (async () => {
+    let done = 0;
+    for (let turn = 0; done < range.length; turn ^= 1) {
+      await consumed[turn];
+      if (decompressor.destroyed) return;
+      const buffer = buffers[turn] as Buffer;
+      const n = await range.file.read(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
+      if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
+      done += n;
+      const chunk = buffer.subarray(0, n);
+      hash.update(chunk);
+      const written = new Promise<void>((resolve, reject) => decompressor.write(chunk, (e) => (e ? reject(e) : resolve())));
+      written.catch(() => {}); // the failure reaches the reader through the stream's error
+      consumed[turn] = written;
+    }
+    await Promise.all(consumed.filter((c): c is Promise<void> => c !== undefined));
+    decompressor.end();
+  })();
+  feeding.catch((e: unknown) => decompressor.destroy(e instanceof Error ? e : new Error(String(e))));
+  /** The decompressor's output buffer of the last chunk: each is freed once every chunk cut from it has been used. */
+  let current: ArrayBufferLike | undefined;
+  let finished = false;
+  try {
+    for await (const chunk of decompressor as AsyncIterable<Buffer>) {
+      // The decompressor cuts chunks from one output buffer until it is full, then takes a new one
+      // and never returns to the old: a chunk from a new buffer means the old one is done with.
+      if (current !== undefined && chunk.buffer !== current) releaseArrayBuffer(current);
+      current = chunk.buffer;
+      yield chunk;
+    }
+    await feeding;
+    finished = true;
+  } finally {
+    decompressor.destroy();
+    await feeding.catch(() => {});
+    // Only once the stream has ended is no thread of the pool reading our input buffers or writing
+    // its output buffer; after a failure they are left to the garbage collector.
+    if (finished) {
+      buffers.forEach(releaseBuffer);
+      if (current !== undefined) releaseArrayBuffer(current);
+    }
+  }
+}
+
+/** Where the bytes of blob `digest` of `image` are: a layout's blob file, or a range of the archive. */
+export function blobLocation(image: OciImage, digest: string): { path: string; offset: number } {
+  if (image.layoutDir) return { path: blobPath(image.layoutDir, digest), offset: 0 };
+  const offset = image.archiveOffsets?.get(digest);
+  if (offset === undefined) throw new Error(`blob ${digest} is not available`);
+  return { path: image.source, offset };
+}
+
 /**
  * Streams the entries of layer `i` of an image to `visit`, in order. The compressed blob is checked
- * against its digest and the uncompressed tar against the config's diff_id, both while streaming.
+ * against its digest and the uncompressed tar against the config's diff_id, both while streaming
+ * (a failed check throws after the last entry: callers commit nothing before this returns). The
+ * blob is read in place (a layout's file or a range of the archive), never past its declared size.
  */
 export async function forEachLayerEntry(image: OciImage, i: number, visit: LayerEntryVisitor): Promise<void> {
   const layer = image.manifest.layers[i];
   const diffId = image.config.rootfs?.diff_ids[i];
-  if (!layer || !diffId || !image.layoutDir) throw new Error(`layer ${i} is not available`);
-  const path = blobPath(image.layoutDir, layer.digest);
+  if (!layer || !diffId) throw new Error(`layer ${i} is not available`);
+  const location = blobLocation(image, layer.digest);
   const where = `${image.source}: layer ${i} (${layer.digest.slice(7, 19)})`;
-  const file = await openRegularFile(path, 'layer blob');
-  const size = file.size;
+  let file: InputFile;
   try {
-    if (size !== layer.size) throw new UserError(`${where}: blob is ${size} bytes but its descriptor says ${layer.size}`);
+    file = await openRegularFile(location.path, image.layoutDir ? 'layer blob' : 'archive');
+  } catch (e) {
+    if (e instanceof UserError && !image.layoutDir) throw new UserError(`${where}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  try {
+    if (image.layoutDir && file.size !== layer.size) {
+      throw new UserError(`${where}: blob is ${file.size} bytes but its descriptor says ${layer.size}`);
+    }
+    if (location.offset + layer.size > file.size) throw new UserError(`${where}: the archive shrank since it was read`);
+    const range: FileRange = { file, start: location.offset, length: layer.size };
     const head = Buffer.alloc(4);
-    const bytesRead = await file.read(head, 0, 4, 0);
-    const blobHash = new HashingPassThrough();
-    const tarHash = new HashingPassThrough();
+    const bytesRead = await file.read(head, 0, Math.min(4, layer.size), location.offset);
+    const kind = compressionOf(head.subarray(0, bytesRead));
+    const blobHash = createHash('sha256');
+    // A plain tar is its own blob: one hash serves for the digest and the diff_id.
+    const tarHash = kind === 'none' ? blobHash : createHash('sha256');
+    const chunks = kind === 'none' ? rangeChunks(range, blobHash) : hashedChunks(decompressedChunks(range, kind, blobHash), tarHash);
     try {
-      await pipeline(
-        file.stream(),
-        blobHash,
-        decompressorFor(compressionOf(head.subarray(0, bytesRead))),
-        tarHash,
-        async (chunks: AsyncIterable<Buffer>) => {
-          for await (const entry of readTarEntries(chunks, `${where}: corrupt or truncated layer`)) await visit(entry);
-        },
-      );
+      for await (const entry of readTarEntries(chunks, `${where}: corrupt or truncated layer`)) await visit(entry);
     } catch (e) {
       if (e instanceof UserError) throw e;
       if (isFsError(e)) throw new UserError(`${where}: cannot read: ${fsProblem(e)}`);
       throw new UserError(`${where}: corrupt or truncated layer (${(e as Error).message})`);
     }
-    const blobDigest = `sha256:${blobHash.hash.digest('hex')}`;
+    const blobDigest = `sha256:${blobHash.digest('hex')}`;
     if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
-    const tarDigest = `sha256:${tarHash.hash.digest('hex')}`;
+    const tarDigest = kind === 'none' ? blobDigest : `sha256:${tarHash.digest('hex')}`;
     if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
   } finally {
     file.close();
   }
 }
 
-/** Opens an oci-archive file or an OCI layout directory, keeping blobs in `workDir` for archives. */
-export async function openImage(input: string, workDir: string): Promise<OciImage> {
+async function* hashedChunks(chunks: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer, void, undefined> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+/** Opens an oci-archive file (read in place, see indexOciArchive) or an OCI layout directory. */
+export async function openImage(input: string): Promise<OciImage> {
   const st = await stat(input).catch(() => undefined);
   if (!st) throw new UserError(`${input}: no such file or directory`);
   if (st.isDirectory()) return readOciLayout(input);
-  const layout = join(workDir, 'layout');
-  return readOciArchive(input, layout);
+  return indexOciArchive(input);
 }

@@ -17,10 +17,12 @@
  * - GNU sparse files are refused (their data is a map, not the content);
  * - after the two zero blocks that end an archive only zero bytes may follow.
  *
- * Bodies are pulled from the source on demand: memory stays at one chunk whatever the sizes.
+ * Bodies are pulled from the source on demand: memory stays at one chunk whatever the sizes. A
+ * source that is a range of a file (an oci-archive) is read through one reused buffer, and bodies
+ * nobody reads are skipped without reading them.
  */
 import { MAX_LONG_NAME_BYTES, MAX_PAX_HEADER_BYTES } from '../limits.ts';
-import { UserError, quote } from '../util.ts';
+import { UserError, quote, releaseBuffer, type InputFile } from '../util.ts';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'unknown';
 
@@ -45,6 +47,8 @@ export interface TarHeader {
 
 export interface TarEntry {
   header: TarHeader;
+  /** Position of the entry's data in the tar (or in the file range it was read from). */
+  offset: number;
   /** The entry's data; must be read to the end (or abandoned) before the next entry is asked for. */
   body: AsyncIterable<Buffer>;
 }
@@ -59,12 +63,34 @@ function bad(where: string, problem: string): UserError {
   return new UserError(`${where}: ${problem}`);
 }
 
+/**
+ * Where a tar's bytes come from. Chunks and pieces handed out may live in buffers the source reuses:
+ * `exact` returns a copy the caller may keep; a piece from `pieces` is valid until the next is
+ * asked for.
+ */
+interface ByteSource {
+  /** Bytes handed out or skipped so far (for messages and entry offsets). */
+  readonly offset: number;
+  /**
+   * Exactly `n` bytes, copied into `into` (at its start) or else into a new buffer; undefined when
+   * the source ended before the first; `onShort` when in between.
+   */
+  exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined>;
+  /** Up to `n` bytes in the pieces they arrive in; `onShort` if the source ends first. */
+  pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined>;
+  skip(n: number, onShort: () => Error): Promise<void>;
+  /**
+   * Reads the rest of the source: 'zeros' when it is at most `max` zero bytes, 'data' at the first
+   * non-zero byte, 'long' past `max` bytes.
+   */
+  rest(max: number): Promise<'zeros' | 'data' | 'long'>;
+}
+
 /** Pulls exact byte counts out of an async iterable of chunks. */
-class ByteSource {
+class ChunkSource implements ByteSource {
   readonly #chunks: AsyncIterator<Buffer | Uint8Array | string>;
   #buffer: Buffer = Buffer.alloc(0);
   #ended = false;
-  /** Bytes handed out so far (for messages). */
   offset = 0;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array | string>) {
@@ -93,22 +119,18 @@ class ByteSource {
     return piece;
   }
 
-  /** Exactly `n` bytes; undefined when the source ended before the first; `onShort` when in between. */
-  async exact(n: number, onShort: () => Error): Promise<Buffer | undefined> {
+  async exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined> {
     if (!(await this.#fill())) return undefined;
-    if (this.#buffer.length >= n) return this.#take(n);
-    const parts: Buffer[] = [];
+    // Copied as it arrives: the chunks may be buffers the producer reuses.
+    const out = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
       if (!(await this.#fill())) throw onShort();
-      const piece = this.#take(n - got);
-      parts.push(piece);
-      got += piece.length;
+      got += this.#take(n - got).copy(out, got);
     }
-    return Buffer.concat(parts, n);
+    return out;
   }
 
-  /** Up to `n` bytes in the pieces they arrive in; `onShort` if the source ends first. */
   async *pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined> {
     let left = n;
     while (left > 0) {
@@ -120,28 +142,135 @@ class ByteSource {
   }
 
   async skip(n: number, onShort: () => Error): Promise<void> {
-    for await (const _ of this.pieces(n, onShort)) void _;
+    let left = n;
+    while (left > 0) {
+      if (!(await this.#fill())) throw onShort();
+      left -= this.#take(left).length;
+    }
   }
 
-  /**
-   * Reads the rest of the source: 'zeros' when it is at most `max` zero bytes, 'data' at the first
-   * non-zero byte, 'long' past `max` bytes.
-   */
   async rest(max: number): Promise<'zeros' | 'data' | 'long'> {
     let seen = 0;
     while (await this.#fill()) {
       const piece = this.#take(this.#buffer.length);
       seen += piece.length;
-      if (piece.some((b) => b !== 0)) return 'data';
+      if (!isZeros(piece)) return 'data';
       if (seen > max) return 'long';
     }
     return 'zeros';
   }
 }
 
-function isZeroBlock(block: Buffer): boolean {
-  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+/** A byte range of a file opened as a regular file (see InputFile). */
+export interface FileRange {
+  file: InputFile;
+  /** First byte of the range in the file. */
+  start: number;
+  length: number;
+}
+
+/**
+ * A file range read through one reused buffer; skipping a body costs no read (an oci-archive's
+ * blobs are passed over without reading them). The range must lie within the size the file had when
+ * opened; a file that shrank since reads short, which is reported as a truncated tar.
+ */
+class RangeSource implements ByteSource {
+  readonly #range: FileRange;
+  readonly #buffer: Buffer;
+  #at = 0;
+  #end = 0;
+  /** Position in the range of the byte after the buffered ones. */
+  #next = 0;
+  offset = 0;
+
+  constructor(range: FileRange, bufferSize = 64 * 1024) {
+    this.#range = range;
+    this.#buffer = Buffer.allocUnsafeSlow(Math.max(BLOCK, Math.min(bufferSize, range.length)));
+  }
+
+  /** Frees the read buffer (the source is not read again). */
+  release(): void {
+    releaseBuffer(this.#buffer);
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#at < this.#end) return true;
+    const left = this.#range.length - this.#next;
+    if (left <= 0) return false;
+    const want = Math.min(left, this.#buffer.length);
+    const got = await this.#range.file.read(this.#buffer, 0, want, this.#range.start + this.#next);
+    if (got === 0) return false;
+    this.#at = 0;
+    this.#end = got;
+    this.#next += got;
+    return true;
+  }
+
+  #take(n: number): Buffer {
+    const take = Math.min(n, this.#end - this.#at);
+    const piece = this.#buffer.subarray(this.#at, this.#at + take);
+    this.#at += take;
+    this.offset += take;
+    return piece;
+  }
+
+  async exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined> {
+    if (!(await this.#fill())) return undefined;
+    const out = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      if (!(await this.#fill())) throw onShort();
+      got += this.#take(n - got).copy(out, got);
+    }
+    return out;
+  }
+
+  async *pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined> {
+    let left = n;
+    while (left > 0) {
+      if (!(await this.#fill())) throw onShort();
+      const piece = this.#take(left);
+      left -= piece.length;
+      yield piece;
+    }
+  }
+
+  // Skipping a file range moves a position, reading nothing; async to match the interface.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async skip(n: number, onShort: () => Error): Promise<void> {
+    const buffered = Math.min(n, this.#end - this.#at);
+    this.#at += buffered;
+    this.offset += buffered;
+    const beyond = n - buffered;
+    if (beyond === 0) return;
+    if (this.#next + beyond > this.#range.length) {
+      this.offset += this.#range.length - this.#next;
+      this.#next = this.#range.length;
+      throw onShort();
+    }
+    this.#next += beyond;
+    this.offset += beyond;
+  }
+
+  async rest(max: number): Promise<'zeros' | 'data' | 'long'> {
+    let seen = 0;
+    while (await this.#fill()) {
+      const piece = this.#take(this.#end - this.#at);
+      seen += piece.length;
+      if (!isZeros(piece)) return 'data';
+      if (seen > max) return 'long';
+    }
+    return 'zeros';
+  }
+}
+
+function isZeros(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+function isZeroBlock(block: Buffer): boolean {
+  return isZeros(block);
 }
 
 function padding(size: number): number {
@@ -272,15 +401,27 @@ function paxTime(value: Buffer, where: string): number {
 const ENTRY_KEYS = /^(path|linkpath|size|uid|gid|mtime|uname|gname|SCHILY\.xattr\..*|GNU\.sparse\..*)$/;
 
 /**
- * The entries of a tar stream, in order. `where` names the file in messages. The source is read
- * to its end (a hash fed by it covers every byte); errors are UserErrors naming `where`, the entry
- * (when known) and the problem.
+ * The entries of a tar stream, in order. `where` names the file in messages. A stream of chunks is
+ * read to its end (a hash fed by it covers every byte); a file range is read where needed. Errors
+ * are UserErrors naming `where`, the entry (when known) and the problem.
  */
 export async function* readTarEntries(
-  source: AsyncIterable<Buffer | Uint8Array | string>,
+  source: AsyncIterable<Buffer | Uint8Array | string> | FileRange,
   where: string,
 ): AsyncGenerator<TarEntry, void, undefined> {
-  const src = new ByteSource(source);
+  const range = Symbol.asyncIterator in source ? undefined : new RangeSource(source);
+  const src: ByteSource = range ?? new ChunkSource(source as AsyncIterable<Buffer | Uint8Array | string>);
+  try {
+    yield* entriesOf(src, where);
+  } finally {
+    range?.release();
+  }
+}
+
+async function* entriesOf(src: ByteSource, where: string): AsyncGenerator<TarEntry, void, undefined> {
+  /** Header blocks are parsed at once (nothing keeps them): one buffer serves for all. */
+  const headerBlock = Buffer.allocUnsafe(BLOCK);
+  const secondBlock = Buffer.allocUnsafe(BLOCK);
   const truncated = () => bad(where, `truncated tar (ends at byte ${src.offset}, inside an entry)`);
   let pax: Pax | undefined;
   let longName: string | undefined;
@@ -293,13 +434,13 @@ export async function* readTarEntries(
     if (unread > 0) await src.skip(unread, truncated);
     unread = 0;
     const headerAt = src.offset;
-    const block = await src.exact(BLOCK, truncated);
+    const block = await src.exact(BLOCK, truncated, headerBlock);
     if (block === undefined) {
       if (pax || longName !== undefined || longLink !== undefined) throw truncated();
       return;
     }
     if (isZeroBlock(block)) {
-      const second = await src.exact(BLOCK, truncated);
+      const second = await src.exact(BLOCK, truncated, secondBlock);
       if (second !== undefined && !isZeroBlock(second)) throw bad(where, `a lone zero block at byte ${headerAt} (corrupt tar)`);
       const rest = await src.rest(MAX_TRAILING_ZEROS);
       if (rest === 'data') throw bad(where, 'data after the end-of-archive blocks');
@@ -421,7 +562,7 @@ export async function* readTarEntries(
         }
       }
     };
-    yield { header, body: body() };
+    yield { header, offset: src.offset, body: body() };
     current++;
   }
 }

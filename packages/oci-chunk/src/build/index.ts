@@ -1,39 +1,53 @@
 /**
- * The oci_build phase: one layer tar per group, streamed to disk through the sha256 of the tar
- * (diff_id), optional gzip and the sha256 of the blob; then config, manifest, index and the
+ * The oci_build phase: one layer tar per group, each entry in walk order (a directory's entries by
+ * name, each followed by what it holds), streamed through the sha256 of the tar (diff_id), optional
+ * gzip or zstd, and the sha256 of the blob into a file; then config, manifest, index and the
  * normalised oci-archive.
+ *
+ * File data is never held whole. Contents on the host (directory input, files the scan kept) are
+ * read when their entry is written. Contents that lie in the input image's layers are read in one
+ * more pass over those layers (the scan's pass recorded where each file's data is): every output
+ * layer is open at once, and each entry's data goes straight from the input into the layers that
+ * hold it when their previous entries are all written, which is the case whenever the input is in
+ * walk order too (most tools write it). Data that arrives before its turn is parked, in memory up to
+ * a budget, else in one scratch file, and written when its turn comes.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as zlib from 'node:zlib';
 import {
   MEDIA_TYPE_CONFIG,
   MEDIA_TYPE_INDEX,
   MEDIA_TYPE_LAYER,
   MEDIA_TYPE_LAYER_GZIP,
+  MEDIA_TYPE_LAYER_ZSTD,
   MEDIA_TYPE_MANIFEST,
   blobPath,
+  forEachLayerEntry,
   type Descriptor,
   type ImageConfig,
+  type OciImage,
 } from '../archive/index.ts';
-import type { FileInfo, FileMap, LayerGroup } from '../types.ts';
+import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap, type LayerGroup } from '../types.ts';
 import { MAX_ID } from '../limits.ts';
 import {
-  HashingPassThrough,
   UserError,
   canonicalJson,
   escapeControl,
   fsProblem,
   isFsError,
+  openRegularFile,
   parentPath,
   progress,
   quote,
-  removeQuietly,
+  releaseBuffer,
   sha256Hex,
-  trackPending,
 } from '../util.ts';
-import { createTarWriter, type HeaderArgument, type TarWriter } from './tar-writer.ts';
+import { ParkStore, type Parked } from './park.ts';
+import { LayerSink, SinkShared, type Compression } from './sink.ts';
+import type { EntryHeader } from './tar-format.ts';
+
+export { writeOciArchive } from './archive-writer.ts';
+export type { Compression } from './sink.ts';
 
 export const TOOL_NAME = 'oci-chunk';
 
@@ -42,12 +56,18 @@ export interface BuildOptions {
   workDir: string;
   /** Seconds since the epoch for `created` fields. */
   epoch: number;
+  /** gzip when true and no `compression` is given. */
   compressed?: boolean;
+  compression?: Compression;
   /** gzip level 0-9 (default 6). */
   gzipLevel?: number;
+  /** zstd level 1-19 (default 3). */
+  zstdLevel?: number;
   tag?: string;
   /** The input image's config; its user-facing part is copied. */
   inputConfig?: ImageConfig;
+  /** The image whose layers hold the contents of kind `layer` (see scan/). */
+  image?: OciImage;
 }
 
 export interface BuiltLayer {
@@ -79,14 +99,37 @@ export function isoTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-/** The entries of one layer in path order: the group's paths plus any missing ancestor directories. */
+/**
+ * Order of a depth-first walk with each directory's names sorted by code point (Go's filepath.Walk,
+ * which umoci and most image builders use, and GNU tar --sort=name): `/` sorts before every other
+ * character, so `a/b` comes before `a-b` and `a.d`.
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates stand for code points above 0xFFFF: move them above E000..FFFF.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** The entries of one layer in walk order: the group's paths plus any missing ancestor directories. */
 export function layerEntries(files: FileMap, group: LayerGroup): FileInfo[] {
   const paths = new Set<string>();
   for (const component of group.components) for (const p of component.paths) paths.add(p);
   for (const p of [...paths]) {
     for (let a = parentPath(p); a !== '/' && !paths.has(a); a = parentPath(a)) paths.add(a);
   }
-  return [...paths].sort().map((p) => {
+  return [...paths].sort(compareWalkOrder).map((p) => {
     const info = files.get(p);
     if (info) return info;
     // A directory the scan never saw (can only happen with hand-made component lists).
@@ -101,100 +144,288 @@ export function layerEntries(files: FileMap, group: LayerGroup): FileInfo[] {
       inode: p,
       nlink: 1,
       linkTarget: '',
-      xattrs: {},
-      content: { kind: 'none' },
+      xattrs: NO_XATTRS,
+      content: NO_CONTENT,
     };
   });
 }
 
-function paxFor(info: FileInfo): Record<string, string> | undefined {
+function paxFor(info: FileInfo): [string, string][] | undefined {
   const keys = Object.keys(info.xattrs);
   if (keys.length === 0) return undefined;
-  const pax: Record<string, string> = {};
+  const pax: [string, string][] = [];
   for (const key of keys.sort()) {
     const raw = Buffer.from(info.xattrs[key] ?? '', 'base64');
     const text = raw.toString('utf8');
-    // tar-stream writes PAX values as UTF-8 text; refuse rather than silently corrupt binary values.
+    // PAX records are written as UTF-8 text; refuse rather than silently corrupt binary values.
     if (!Buffer.from(text, 'utf8').equals(raw)) {
       throw new UserError(
         `${quote(info.path)}: xattr ${key} has a binary (non-UTF-8) value, which this tool cannot write into a layer (extract restores such values)`,
       );
     }
-    pax[`SCHILY.xattr.${key}`] = text;
+    pax.push([`SCHILY.xattr.${key}`, text]);
   }
   return pax;
-}
-
-async function writeLayer(
-  files: FileMap,
-  group: LayerGroup,
-  layoutDir: string,
-  tmpPath: string,
-  options: BuildOptions,
-): Promise<BuiltLayer> {
-  const entries = layerEntries(files, group);
-  const tarHash = new HashingPassThrough();
-  const blobHash = new HashingPassThrough();
-  const stages: NodeJS.ReadWriteStream[] = [tarHash];
-  if (options.compressed) stages.push(zlib.createGzip({ level: options.gzipLevel ?? 6 }));
-  stages.push(blobHash);
-  const writer = createTarWriter(stages, createWriteStream(tmpPath, { flags: 'wx' }));
-  try {
-    await writeEntries(writer, entries, group.mtimeClamp);
-    await writer.finish();
-  } catch (e) {
-    // Source files are named by the tar writer; what is left is the scratch file (a full disk).
-    if (!(e instanceof UserError) && isFsError(e)) throw new UserError(`${tmpPath}: cannot write scratch file: ${fsProblem(e)}`);
-    throw e;
-  }
-  const digest = `sha256:${blobHash.hash.digest('hex')}`;
-  await rename(tmpPath, blobPath(layoutDir, digest));
-  return {
-    name: group.name,
-    digest,
-    diffId: `sha256:${tarHash.hash.digest('hex')}`,
-    size: blobHash.bytes,
-    mediaType: options.compressed ? MEDIA_TYPE_LAYER_GZIP : MEDIA_TYPE_LAYER,
-    stability: group.stability,
-    fileCount: entries.length,
-  };
 }
 
 /** ustar's 11 octal digits: the latest mtime a layer header holds (year 2242). */
 const MAX_TAR_MTIME = 0o77777777777;
 
-async function writeEntries(writer: TarWriter, entries: FileInfo[], clamp: number): Promise<void> {
-  const firstNameOfInode = new Map<string, string>();
-  for (const info of entries) {
-    const name = info.path.slice(1);
-    if (info.uid > MAX_ID || info.gid > MAX_ID) {
-      throw new UserError(
-        `${quote(info.path)}: owner ${info.uid}:${info.gid} is above ${MAX_ID}, the largest id a layer written by this tool holds`,
-      );
-    }
-    const header: HeaderArgument = {
-      name: info.type === 'directory' ? `${name}/` : name,
-      mode: info.mode,
-      uid: info.uid,
-      gid: info.gid,
-      mtime: new Date(Math.max(0, Math.min(info.mtime, clamp, MAX_TAR_MTIME)) * 1000),
-      pax: paxFor(info),
+/** The tar header of `info` in a layer clamped at `clamp`; `linkname` makes it a hardlink entry. */
+function headerOf(info: FileInfo, clamp: number, linkname?: string): EntryHeader {
+  const name = info.path.slice(1);
+  if (info.uid > MAX_ID || info.gid > MAX_ID) {
+    throw new UserError(
+      `${quote(info.path)}: owner ${info.uid}:${info.gid} is above ${MAX_ID}, the largest id a layer written by this tool holds`,
+    );
+  }
+  const header: EntryHeader = {
+    name: info.type === 'directory' ? `${name}/` : name,
+    type: info.type,
+    mode: info.mode,
+    uid: info.uid,
+    gid: info.gid,
+    size: 0,
+    mtime: Math.max(0, Math.min(info.mtime, clamp, MAX_TAR_MTIME)),
+    pax: paxFor(info),
+  };
+  if (info.type === 'symlink') header.linkname = info.linkTarget;
+  else if (linkname !== undefined) {
+    header.type = 'link';
+    header.linkname = linkname;
+  } else if (info.type === 'file') header.size = info.size;
+  return header;
+}
+
+/** Where the data of an input layer's entry goes, and what became of it in this pass. */
+interface Slot {
+  size: number;
+  /** The layers writing the data, and at which of their entries. */
+  dests: { layer: OutLayer; index: number }[];
+  /** Set once the data has passed: parked for the destinations that were not ready. */
+  parked: Parked | undefined;
+  arrived: boolean;
+}
+
+/** An output layer being written: its entries, how far it got, and where it goes. */
+interface OutLayer {
+  group: LayerGroup;
+  entries: FileInfo[];
+  /** Entry index -> first name, for the later names of a hardlinked file. */
+  links: Map<number, string>;
+  /** Entries written so far. */
+  next: number;
+  sink: LayerSink | undefined;
+  tmpPath: string;
+  finished: Promise<BuiltLayer> | undefined;
+}
+
+/** Bytes read at once from a host file or a parked file. */
+const COPY_BYTES = 256 * 1024;
+
+class LayerBuilder {
+  readonly #options: BuildOptions;
+  readonly #compression: Compression;
+  readonly #shared = new SinkShared();
+  readonly #park: ParkStore;
+  readonly #layoutDir: string;
+  #copyBuffer: Buffer | undefined;
+  readonly #sinks = new Set<LayerSink>();
+
+  constructor(options: BuildOptions, layoutDir: string) {
+    this.#options = options;
+    this.#compression = options.compression ?? (options.compressed ? 'gzip' : 'none');
+    this.#park = new ParkStore(join(options.workDir, 'parked'));
+    this.#layoutDir = layoutDir;
+  }
+
+  get mediaType(): string {
+    return { none: MEDIA_TYPE_LAYER, gzip: MEDIA_TYPE_LAYER_GZIP, zstd: MEDIA_TYPE_LAYER_ZSTD }[this.#compression];
+  }
+
+  plan(files: FileMap, group: LayerGroup, index: number): OutLayer {
+    const entries = layerEntries(files, group);
+    const links = new Map<number, string>();
+    const firstNames = new Map<string | number, string>();
+    entries.forEach((info, i) => {
+      if (info.type !== 'file' || info.nlink <= 1) return;
+      const first = firstNames.get(info.inode);
+      if (first === undefined) firstNames.set(info.inode, info.path.slice(1));
+      else links.set(i, first);
+    });
+    return {
+      group,
+      entries,
+      links,
+      next: 0,
+      sink: undefined,
+      tmpPath: join(this.#options.workDir, `layer-${index}.tmp`),
+      finished: undefined,
     };
-    if (info.type === 'directory') {
-      await writer.add({ ...header, type: 'directory' });
-    } else if (info.type === 'symlink') {
-      await writer.add({ ...header, type: 'symlink', linkname: info.linkTarget });
-    } else {
-      const first = info.nlink > 1 ? firstNameOfInode.get(info.inode) : undefined;
-      if (first !== undefined) {
-        await writer.add({ ...header, type: 'link', linkname: first, size: 0 });
-        continue;
-      }
-      if (info.nlink > 1) firstNameOfInode.set(info.inode, name);
-      const source = info.content.kind === 'path' ? info.content.path : undefined;
-      if (info.size > 0 && !source) throw new Error(`${info.path}: no content source for ${info.size} bytes`);
-      await writer.add({ ...header, type: 'file', size: info.size }, source);
+  }
+
+  async #sink(layer: OutLayer): Promise<LayerSink> {
+    if (layer.sink) return layer.sink;
+    const level = this.#compression === 'zstd' ? this.#options.zstdLevel : this.#options.gzipLevel;
+    layer.sink = await LayerSink.create(layer.tmpPath, { compression: this.#compression, level }, this.#shared);
+    this.#sinks.add(layer.sink);
+    return layer.sink;
+  }
+
+  /** Writes the entries of `layer` in order until one whose data has not arrived yet; finishes a complete layer. */
+  async advance(layer: OutLayer): Promise<void> {
+    const sink = await this.#sink(layer);
+    const clamp = layer.group.mtimeClamp;
+    while (layer.next < layer.entries.length) {
+      const index = layer.next;
+      const info = layer.entries[index] as FileInfo;
+      const link = layer.links.get(index);
+      if (info.type !== 'file' || info.size === 0 || link !== undefined) {
+        await sink.header(headerOf(info, clamp, link));
+      } else if (info.content.kind === 'path') {
+        await sink.header(headerOf(info, clamp));
+        await this.#copyHostFile(sink, info.content.path, info.size);
+        await sink.pad(info.size);
+      } else if (info.content.kind === 'layer') {
+        const slot = this.#slots.get(info.content.layer)?.get(info.content.offset);
+        if (!slot?.parked) return; // its data has not passed yet
+        await sink.header(headerOf(info, clamp));
+        await this.#park.copyTo(slot.parked, sink);
+        await sink.pad(info.size);
+      } else throw new Error(`${info.path}: no content source for ${info.size} bytes`);
+      layer.next++;
     }
+    if (!layer.finished) {
+      const finished = this.#finish(layer);
+      finished.catch(() => {}); // awaited by build()
+      layer.finished = finished;
+    }
+  }
+
+  async #finish(layer: OutLayer): Promise<BuiltLayer> {
+    const sink = layer.sink as LayerSink;
+    const result = await sink.finish();
+    this.#sinks.delete(sink);
+    await rename(layer.tmpPath, blobPath(this.#layoutDir, result.digest));
+    return {
+      name: layer.group.name,
+      digest: result.digest,
+      diffId: result.diffId,
+      size: result.size,
+      mediaType: this.mediaType,
+      stability: layer.group.stability,
+      fileCount: layer.entries.length,
+    };
+  }
+
+  /** Streams `size` bytes of a host file (opened as a regular file, never read past `size`). */
+  async #copyHostFile(sink: LayerSink, path: string, size: number): Promise<void> {
+    const file = await openRegularFile(path, 'file');
+    if ((this.#copyBuffer?.length ?? 0) < Math.min(COPY_BYTES, size)) {
+      if (this.#copyBuffer) releaseBuffer(this.#copyBuffer);
+      this.#copyBuffer = Buffer.allocUnsafeSlow(Math.min(COPY_BYTES, Math.max(size, 64 * 1024)));
+    }
+    const buffer = this.#copyBuffer as Buffer;
+    try {
+      let done = 0;
+      while (done < size) {
+        let n: number;
+        try {
+          n = await file.read(buffer, 0, Math.min(buffer.length, size - done), done);
+        } catch (e) {
+          throw new UserError(`${path}: cannot read: ${fsProblem(e)}`);
+        }
+        if (n === 0) break;
+        const waiting = sink.write(buffer.subarray(0, n));
+        if (waiting) await waiting;
+        done += n;
+      }
+      if (done !== size) throw new UserError(`${path}: has ${done} bytes where ${size} were expected (changed while being read?)`);
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Input layer -> data offset -> slot, for the contents that lie in the input's layers. */
+  readonly #slots = new Map<number, Map<number, Slot>>();
+
+  /** Notes where each output layer takes data of kind `layer` from. */
+  route(layer: OutLayer): void {
+    layer.entries.forEach((info, index) => {
+      if (info.type !== 'file' || info.size === 0 || info.content.kind !== 'layer' || layer.links.has(index)) return;
+      const { layer: input, offset } = info.content;
+      let byOffset = this.#slots.get(input);
+      if (!byOffset) this.#slots.set(input, (byOffset = new Map<number, Slot>()));
+      let slot = byOffset.get(offset);
+      if (!slot) byOffset.set(offset, (slot = { size: info.size, dests: [], parked: undefined, arrived: false }));
+      slot.dests.push({ layer, index });
+    });
+  }
+
+  /** The pass over the input's layers that holds data for the output. */
+  async readInputLayers(image: OciImage): Promise<void> {
+    const inputs = [...this.#slots.keys()].sort((a, b) => a - b);
+    for (const [n, i] of inputs.entries()) {
+      progress(`oci_build: reading input layer ${n + 1}/${inputs.length}`);
+      const slots = this.#slots.get(i) as Map<number, Slot>;
+      const where = `${image.source}: layer ${i}`;
+      await forEachLayerEntry(image, i, async ({ header, offset, body }) => {
+        if (header.type !== 'file' || header.size === 0) return;
+        const slot = slots.get(offset);
+        if (!slot) return;
+        if (header.size !== slot.size || slot.arrived) {
+          throw new UserError(`${where}: changed since it was first read (entry ${quote(header.name)})`);
+        }
+        await this.#deliver(slot, body);
+      });
+      for (const slot of slots.values()) {
+        if (!slot.arrived) throw new UserError(`${where}: changed since it was first read (an entry is missing)`);
+      }
+    }
+  }
+
+  /** The data of one input entry: into every destination whose turn it is, parked for the others. */
+  async #deliver(slot: Slot, body: AsyncIterable<Buffer>): Promise<void> {
+    const live: { layer: OutLayer; sink: LayerSink; info: FileInfo }[] = [];
+    let later = 0;
+    for (const { layer, index } of slot.dests) {
+      await this.advance(layer);
+      if (layer.next === index) {
+        const info = layer.entries[index] as FileInfo;
+        const sink = await this.#sink(layer);
+        await sink.header(headerOf(info, layer.group.mtimeClamp));
+        live.push({ layer, sink, info });
+      } else later++;
+    }
+    const parking = later > 0 ? this.#park.begin(slot.size, later) : undefined;
+    for await (const piece of body) {
+      for (const { sink } of live) {
+        const waiting = sink.write(piece);
+        if (waiting) await waiting;
+      }
+      if (parking) await parking.append(piece);
+    }
+    slot.parked = parking?.end();
+    slot.arrived = true;
+    for (const { layer, sink, info } of live) {
+      await sink.pad(info.size);
+      layer.next++;
+    }
+    // Entries waiting behind this one (later entries already parked, metadata) go out now.
+    for (const { layer } of live) await this.advance(layer);
+  }
+
+  /** Closes every open sink (after a failure: the scratch directory is removed by the caller). */
+  async abort(): Promise<void> {
+    await Promise.allSettled([...this.#sinks].map((s) => s.close()));
+    await this.#park.close();
+  }
+
+  async close(): Promise<void> {
+    await this.#park.close();
+    this.#shared.releaseAll();
+    if (this.#copyBuffer) releaseBuffer(this.#copyBuffer);
+    this.#copyBuffer = undefined;
   }
 }
 
@@ -212,11 +443,31 @@ export async function buildLayout(
 ): Promise<{ layoutDir: string; result: BuildResult }> {
   const layoutDir = join(options.workDir, 'out');
   await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
-  const layers: BuiltLayer[] = [];
   const nonEmpty = groups.filter((g) => g.components.some((c) => c.paths.length > 0));
-  for (const [i, group] of nonEmpty.entries()) {
-    progress(`oci_build: layer ${i + 1}/${nonEmpty.length} (${escapeControl(group.name.slice(0, 60))})`);
-    layers.push(await writeLayer(files, group, layoutDir, join(options.workDir, `layer-${i}.tmp`), options));
+  const builder = new LayerBuilder(options, layoutDir);
+  const layers: BuiltLayer[] = [];
+  try {
+    const planned = nonEmpty.map((group, i) => builder.plan(files, group, i));
+    for (const layer of planned) builder.route(layer);
+    if (options.image) {
+      // Every layer writes what it can now; the rest is written as the input's data passes.
+      for (const layer of planned) await builder.advance(layer);
+      await builder.readInputLayers(options.image);
+    }
+    for (const [i, layer] of planned.entries()) {
+      progress(`oci_build: layer ${i + 1}/${planned.length} (${escapeControl(layer.group.name.slice(0, 60))})`);
+      await builder.advance(layer);
+      if (layer.next < layer.entries.length) {
+        throw new Error(`${quote((layer.entries[layer.next] as FileInfo).path)}: its data never arrived from the input`);
+      }
+      layers.push(await (layer.finished as Promise<BuiltLayer>));
+    }
+    await builder.close();
+  } catch (e) {
+    await builder.abort();
+    // Source files are named where they are read; what is left is a scratch file (a full disk).
+    if (!(e instanceof UserError) && isFsError(e)) throw new UserError(`${options.workDir}: cannot write scratch file: ${fsProblem(e)}`);
+    throw e;
   }
 
   const input = options.inputConfig ?? {};
@@ -268,37 +519,4 @@ export async function buildLayout(
   await writeFile(join(layoutDir, 'index.json'), canonicalJson(index));
   await writeFile(join(layoutDir, 'oci-layout'), canonicalJson({ imageLayoutVersion: '1.0.0' }));
   return { layoutDir, result: { manifestDigest: manifestBlob.digest, layers } };
-}
-
-/**
- * Packs an OCI layout directory into an oci-archive with normalised headers (sorted names, dirs 0755,
- * files 0644, mtime 0, uid/gid 0), so equal layouts give equal bytes. Written beside `output` and
- * renamed at the end: a failed run leaves no partial archive behind.
- */
-export async function writeOciArchive(layoutDir: string, output: string): Promise<void> {
-  const partial = `${output}.partial-${process.pid}`;
-  trackPending(partial);
-  try {
-    // 'wx': never open something already there (a FIFO planted at that name would block the open).
-    const writer = createTarWriter([], createWriteStream(partial, { flags: 'wx' }));
-    const norm = { mode: 0o644, uid: 0, gid: 0, mtime: new Date(0) };
-    await writer.add({ ...norm, name: 'blobs/', type: 'directory', mode: 0o755 });
-    await writer.add({ ...norm, name: 'blobs/sha256/', type: 'directory', mode: 0o755 });
-    const blobDir = join(layoutDir, 'blobs', 'sha256');
-    for (const name of (await readdir(blobDir)).sort()) {
-      const path = join(blobDir, name);
-      await writer.add({ ...norm, name: `blobs/sha256/${name}`, type: 'file', size: (await stat(path)).size }, path);
-    }
-    for (const name of ['index.json', 'oci-layout']) {
-      const path = join(layoutDir, name);
-      await writer.add({ ...norm, name, type: 'file', size: (await stat(path)).size }, path);
-    }
-    await writer.finish();
-    await rename(partial, output);
-    await removeQuietly(partial); // nothing left at that name: just forget it
-  } catch (e) {
-    await removeQuietly(partial);
-    if (!(e instanceof UserError) && isFsError(e)) throw new UserError(`${output}: cannot write the archive: ${fsProblem(e)}`);
-    throw e;
-  }
 }

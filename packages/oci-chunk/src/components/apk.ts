@@ -8,7 +8,7 @@ import type { FileMap } from '../types.ts';
 import { ClaimTable } from './claims.ts';
 import { MAX_PACKAGES, MAX_PATH_BYTES } from '../limits.ts';
 import { UserError, quote } from '../util.ts';
-import { ImagePaths, readImageLines } from './image-fs.ts';
+import { ImagePaths, HOST_CONTENTS, readImageLines, type ContentStore } from './image-fs.ts';
 import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
 import { NO_CHANGE_STABILITY } from './stability.ts';
 
@@ -94,11 +94,16 @@ function checkedPath(path: string, where: string, lineNo: number): string {
 }
 
 /** The apk repository for `files`, or undefined when the image has no apk database. */
-export async function loadApkRepository(files: FileMap, paths = new ImagePaths(files)): Promise<Repository | undefined> {
+export async function loadApkRepository(
+  files: FileMap,
+  paths = new ImagePaths(files),
+  contents: ContentStore = HOST_CONTENTS,
+): Promise<Repository | undefined> {
   const installed = paths.findFile(APK_INSTALLED);
   if (installed === undefined) return undefined;
+  await contents.fetch([installed]);
   const claims = new ClaimTable();
-  for (const pkg of await readApkInstalled(readImageLines(installed), APK_INSTALLED)) {
+  for (const pkg of await readApkInstalled(readImageLines(installed, { contents }), APK_INSTALLED)) {
     for (const listed of pkg.paths) {
       const path = paths.resolve(listed, false);
       if (path !== undefined && files.has(path)) claims.add(path, pkg.component);

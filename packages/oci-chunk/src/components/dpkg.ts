@@ -5,13 +5,13 @@
  * when the package does). The shared database files (`status`, `available`, `diversions`, ...)
  * change with every package and are left unclaimed.
  */
-import type { FileMap } from '../types.ts';
+import type { FileInfo, FileMap } from '../types.ts';
 import { ClaimTable } from './claims.ts';
 import { parseTrailerDate } from './changelog.ts';
 import { readStanzas } from './deb822.ts';
 import { MAX_CHANGELOG_TOTAL_BYTES, MAX_PACKAGES, MAX_PATH_BYTES } from '../limits.ts';
 import { UserError, quote } from '../util.ts';
-import { ImagePaths, readImageLines, type ReadBudget } from './image-fs.ts';
+import { ImagePaths, HOST_CONTENTS, readImageLines, type ContentStore, type ReadBudget } from './image-fs.ts';
 import { NO_WEAK_CLAIMS, type Repository } from './repository.ts';
 import { changeStability } from './stability.ts';
 
@@ -62,10 +62,42 @@ export async function readDpkgStatus(lines: AsyncIterable<string>, where: string
 }
 
 /** The dpkg repository for `files`, or undefined when the image has no dpkg status file. */
-export async function loadDpkgRepository(files: FileMap, paths = new ImagePaths(files)): Promise<Repository | undefined> {
+export async function loadDpkgRepository(
+  files: FileMap,
+  paths = new ImagePaths(files),
+  contents: ContentStore = HOST_CONTENTS,
+): Promise<Repository | undefined> {
   const statusFile = paths.findFile(DPKG_STATUS);
   if (statusFile === undefined) return undefined;
-  const packages = await readDpkgStatus(readImageLines(statusFile), DPKG_STATUS);
+  await contents.fetch([statusFile]);
+  const packages = await readDpkgStatus(readImageLines(statusFile, { contents }), DPKG_STATUS);
+
+  // Every file read below is known before the first is read: their contents are fetched at once.
+  const lists: { pkg: DpkgPackage; list: FileInfo }[] = [];
+  for (const pkg of packages) {
+    const candidates = pkg.arch === '' ? [pkg.name] : [`${pkg.name}:${pkg.arch}`, pkg.name];
+    for (const base of candidates) {
+      const list = paths.findFile(`${DPKG_INFO_DIR}/${base}.list`);
+      if (list === undefined) continue;
+      lists.push({ pkg, list });
+      break;
+    }
+  }
+  const changelogs: { pkg: DpkgPackage; changelog: FileInfo }[] = [];
+  const readChangelogs = new Set<string>();
+  for (const pkg of packages) {
+    for (const name of ['changelog.Debian.gz', 'changelog.gz']) {
+      const changelog = paths.findFile(`/usr/share/doc/${pkg.name}/${name}`);
+      if (changelog === undefined) continue;
+      // Packages built from one source often share one doc directory through a symlink.
+      if (!readChangelogs.has(changelog.path)) {
+        readChangelogs.add(changelog.path);
+        changelogs.push({ pkg, changelog });
+      }
+      break;
+    }
+  }
+  await contents.fetch([...lists.map((l) => l.list), ...changelogs.map((c) => c.changelog)]);
 
   const claims = new ClaimTable();
   /** `pkg` and `pkg:arch` -> component, for the control files in the info directory. */
@@ -73,23 +105,19 @@ export async function loadDpkgRepository(files: FileMap, paths = new ImagePaths(
   for (const pkg of packages) {
     byInfoName.set(pkg.name, pkg.component);
     if (pkg.arch !== '') byInfoName.set(`${pkg.name}:${pkg.arch}`, pkg.component);
-    const candidates = pkg.arch === '' ? [pkg.name] : [`${pkg.name}:${pkg.arch}`, pkg.name];
-    for (const base of candidates) {
-      const list = paths.findFile(`${DPKG_INFO_DIR}/${base}.list`);
-      if (list === undefined) continue;
-      let lineNo = 0;
-      for await (const line of readImageLines(list)) {
-        lineNo++;
-        // Listed paths absent from the map (the root `/.`, pruned paths, paths removed by a later
-        // layer) are ignored.
-        if (line === '') continue;
-        if (line.length > MAX_PATH_BYTES || Buffer.byteLength(line) > MAX_PATH_BYTES) {
-          throw new UserError(`${list.path}:${lineNo}: a path longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
-        }
-        const path = paths.resolve(line, false);
-        if (path !== undefined && files.has(path)) claims.add(path, pkg.component);
+  }
+  for (const { pkg, list } of lists) {
+    let lineNo = 0;
+    for await (const line of readImageLines(list, { contents })) {
+      lineNo++;
+      // Listed paths absent from the map (the root `/.`, pruned paths, paths removed by a later
+      // layer) are ignored.
+      if (line === '') continue;
+      if (line.length > MAX_PATH_BYTES || Buffer.byteLength(line) > MAX_PATH_BYTES) {
+        throw new UserError(`${list.path}:${lineNo}: a path longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
       }
-      break;
+      const path = paths.resolve(line, false);
+      if (path !== undefined && files.has(path)) claims.add(path, pkg.component);
     }
   }
 
@@ -106,26 +134,15 @@ export async function loadDpkgRepository(files: FileMap, paths = new ImagePaths(
 
   const dates = new Map<string, number[]>();
   let newest: number | undefined;
-  const readChangelogs = new Set<string>();
   const budget: ReadBudget = { left: MAX_CHANGELOG_TOTAL_BYTES, what: `changelogs together (${MAX_CHANGELOG_TOTAL_BYTES} bytes at most)` };
-  for (const pkg of packages) {
-    for (const name of ['changelog.Debian.gz', 'changelog.gz']) {
-      const where = `/usr/share/doc/${pkg.name}/${name}`;
-      const changelog = paths.findFile(where);
-      if (changelog === undefined) continue;
-      // Packages built from one source often share one doc directory through a symlink.
-      if (!readChangelogs.has(changelog.path)) {
-        readChangelogs.add(changelog.path);
-        let list = dates.get(pkg.component);
-        if (list === undefined) dates.set(pkg.component, (list = []));
-        for await (const line of readImageLines(changelog, { gunzip: true, budget })) {
-          const t = parseTrailerDate(line);
-          if (t === undefined) continue;
-          list.push(t);
-          newest = Math.max(newest ?? -Infinity, t);
-        }
-      }
-      break;
+  for (const { pkg, changelog } of changelogs) {
+    let list = dates.get(pkg.component);
+    if (list === undefined) dates.set(pkg.component, (list = []));
+    for await (const line of readImageLines(changelog, { gunzip: true, budget, contents })) {
+      const t = parseTrailerDate(line);
+      if (t === undefined) continue;
+      list.push(t);
+      newest = Math.max(newest ?? -Infinity, t);
     }
   }
 

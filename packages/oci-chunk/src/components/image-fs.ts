@@ -2,10 +2,10 @@
  * Reading the image's own files (package databases, changelogs) through a FileMap: path resolution
  * inside the image (symlinks followed within the map, never on the host) and streaming line reads.
  */
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { ReadStream, constants as fsConstants, createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { MAX_DATABASE_BYTES, MAX_LINE_CHARS, MAX_PATH_BYTES, MAX_SYMLINK_HOPS } from '../limits.ts';
 import type { FileInfo, FileMap } from '../types.ts';
 import { UserError, escapeControl, quote } from '../util.ts';
@@ -210,6 +210,33 @@ export function resolveInImage(files: FileMap, path: string, followLast: boolean
   return new ImagePaths(files).resolve(path, followLast);
 }
 
+/**
+ * Where the components phase gets file contents from when they are not on the host (a FileMap
+ * whose contents lie in image layers, see scan/): `fetch` is called with every file a repository
+ * is about to read, before it reads the first, so that files the scan did not keep cost one pass
+ * over their layers in all; afterwards a file's bytes are in memory (`bytes`) or on the host
+ * (content kind `path`).
+ */
+export interface ContentStore {
+  fetch(files: readonly FileInfo[]): Promise<void>;
+  bytes(file: FileInfo): Buffer | undefined;
+}
+
+/** For FileMaps whose contents are all on the host (directory input, tests). */
+export const HOST_CONTENTS: ContentStore = { fetch: async () => {}, bytes: () => undefined };
+
+/**
+ * True for the paths whose contents the components phase may read: the package databases and
+ * changelogs. The scan of an image keeps these while it passes (see ImageScanOptions.capture);
+ * anything else read (through a symlinked directory, say) is fetched by FetchContents.
+ */
+export function mayReadContent(path: string): boolean {
+  if (path === '/var/lib/dpkg/status' || path === '/lib/apk/db/installed') return true;
+  if (path.startsWith('/var/lib/dpkg/info/')) return path.endsWith('.list') && !path.includes('/', 19);
+  if (path.startsWith('/usr/share/doc/')) return path.endsWith('/changelog.Debian.gz') || path.endsWith('/changelog.gz');
+  return false;
+}
+
 /** Bytes left for a group of reads (all changelogs of an image). */
 export interface ReadBudget {
   left: number;
@@ -226,7 +253,7 @@ export interface ReadBudget {
  */
 export async function* readImageLines(
   info: FileInfo,
-  options: { gunzip?: boolean; budget?: ReadBudget } = {},
+  options: { gunzip?: boolean; budget?: ReadBudget; contents?: ContentStore } = {},
 ): AsyncGenerator<string, void, undefined> {
   const where = escapeControl(info.path);
   const gz = options.gunzip === true;
@@ -237,23 +264,35 @@ export async function* readImageLines(
   if (info.size > MAX_DATABASE_BYTES) {
     throw new UserError(`${where}: ${info.size} bytes is more than the ${MAX_DATABASE_BYTES} read from one database file`);
   }
-  // No fstat here (it costs a Stats object per file, and this runs for every .list): the read is
-  // bounded by `end` and checked against the recorded size below, which is what the type check buys.
-  // fs.open takes numeric flags (the types only list strings).
-  const flags = (fsConstants.O_RDONLY | fsConstants.O_NONBLOCK) as unknown as string;
-  const source = createReadStream(info.content.path, { flags, start: 0, end: info.size - 1 });
-  let stream: Readable = source;
+  const held = options.contents?.bytes(info);
+  let source: Readable | undefined;
+  let stream: AsyncIterable<Buffer>;
+  if (held !== undefined) {
+    if (held.length !== info.size) throw new Error(`${where}: ${held.length} bytes kept for a file of ${info.size}`);
+    stream = [held] as unknown as AsyncIterable<Buffer>;
+  } else {
+    if (info.content.kind !== 'path') throw new Error(`${where}: content read before it was fetched from its layer`);
+    // No fstat here (it costs a Stats object per file, and this runs for every .list): the read is
+    // bounded by `end` and checked against the recorded size below, which is what the type check buys.
+    // fs.open takes numeric flags (the types only list strings).
+    const flags = (fsConstants.O_RDONLY | fsConstants.O_NONBLOCK) as unknown as string;
+    source = createReadStream(info.content.path, { flags, start: 0, end: info.size - 1 });
+    stream = source;
+  }
+  let gunzip: Gunzip | undefined;
   try {
     if (gz) {
-      const gunzip = createGunzip();
+      // zlib's default output buffer: one per file read, and most changelogs are a few KiB.
+      gunzip = createGunzip();
       // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
-      pipeline(source, gunzip, () => {});
+      if (source) pipeline(source, gunzip, () => {});
+      else gunzip.end(held);
       stream = gunzip;
     }
     const decoder = new StringDecoder('utf8');
     let carry = '';
     let bytes = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of stream) {
       bytes += chunk.length;
       if (gz && bytes > MAX_DATABASE_BYTES) throw new Error(`decompresses to more than ${MAX_DATABASE_BYTES} bytes`);
       if (options.budget) {
@@ -265,7 +304,9 @@ export async function* readImageLines(
       if (carry.length > MAX_LINE_CHARS) throw new Error(`a line longer than ${MAX_LINE_CHARS} characters`);
       for (const line of lines) yield stripCr(line);
     }
-    if (source.bytesRead < info.size) throw new Error(`the file shrank from ${info.size} to ${source.bytesRead} bytes since the scan`);
+    if (source && source instanceof ReadStream && source.bytesRead < info.size) {
+      throw new Error(`the file shrank from ${info.size} to ${source.bytesRead} bytes since the scan`);
+    }
     carry += decoder.end();
     if (carry !== '') yield stripCr(carry);
   } catch (error) {
@@ -273,8 +314,8 @@ export async function* readImageLines(
     const message = error instanceof Error ? error.message : String(error);
     throw new UserError(`${where}: cannot read${gz ? ' (gzip)' : ''}: ${message}`, { cause: error });
   } finally {
-    stream.destroy();
-    source.destroy();
+    gunzip?.destroy();
+    source?.destroy();
   }
 }
 

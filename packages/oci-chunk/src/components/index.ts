@@ -11,7 +11,7 @@ import type { Component, FileMap } from '../types.ts';
 import { loadApkRepository } from './apk.ts';
 import { createBigFilesRepository, DEFAULT_BIG_FILE_THRESHOLD, inodeKey } from './bigfiles.ts';
 import { loadDpkgRepository } from './dpkg.ts';
-import { ImagePaths } from './image-fs.ts';
+import { HOST_CONTENTS, ImagePaths, type ContentStore } from './image-fs.ts';
 import { compareCodePoints } from './order.ts';
 import type { Repository } from './repository.ts';
 import { loadXattrRepository } from './xattr.ts';
@@ -21,7 +21,7 @@ export { changeStability, intervalStability, parseUpdateInterval, NO_CHANGE_STAB
 export { parseTrailerDate } from './changelog.ts';
 export { readDpkgStatus } from './dpkg.ts';
 export { readApkInstalled } from './apk.ts';
-export { ImagePaths, resolveInImage } from './image-fs.ts';
+export { ImagePaths, resolveInImage, mayReadContent, HOST_CONTENTS, type ContentStore } from './image-fs.ts';
 export { compareCodePoints } from './order.ts';
 export { DEFAULT_BIG_FILE_THRESHOLD } from './bigfiles.ts';
 
@@ -36,6 +36,8 @@ export interface ComponentOptions {
    * input always gives the same output (never the wall clock).
    */
   now?: number;
+  /** For a FileMap whose contents lie in image layers: where the files a repository reads come from. */
+  contents?: ContentStore;
 }
 
 interface Claim {
@@ -61,8 +63,8 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
   const paths = new ImagePaths(files);
   const loaded = [
     loadXattrRepository(files),
-    await loadDpkgRepository(files, paths),
-    await loadApkRepository(files, paths),
+    await loadDpkgRepository(files, paths, options.contents ?? HOST_CONTENTS),
+    await loadApkRepository(files, paths, options.contents ?? HOST_CONTENTS),
     createBigFilesRepository(threshold),
   ];
   const repos = loaded

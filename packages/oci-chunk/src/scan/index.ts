@@ -8,19 +8,29 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
 import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
-import type { FileInfo, FileMap } from '../types.ts';
+import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap } from '../types.ts';
 import { UserError, fsProblem, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
+import type { ImageContents } from './contents.ts';
 import { LayerTree } from './tree.ts';
 import { checkXattr, keepXattr, readTreeXattrs } from './xattrs.ts';
 
 export { parsePruneRules, isPruned, type PruneRule } from './prune.ts';
 export { hasGetfattr } from './xattrs.ts';
+export { ImageContents } from './contents.ts';
 
 export interface ScanOptions {
   prune?: PruneRule[];
   /** Skip sockets, FIFOs and devices instead of failing on them. */
   skipSpecial?: boolean;
+}
+
+export interface ImageScanOptions extends ScanOptions {
+  /**
+   * Without a spool directory: keeps the files a later phase reads (package databases) as they
+   * pass, so that reading them costs no other pass over a layer.
+   */
+  contents?: ImageContents;
 }
 
 function sortedMap(entries: Iterable<FileInfo>): FileMap {
@@ -73,7 +83,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
 
 /** Recomputes nlink from inode groups: the number of names the image itself holds. */
 function countLinks(files: Iterable<FileInfo>): void {
-  const counts = new Map<string, number>();
+  const counts = new Map<string | number, number>();
   const list = [...files].filter((f) => f.type === 'file');
   for (const f of list) counts.set(f.inode, (counts.get(f.inode) ?? 0) + 1);
   for (const f of list) f.nlink = counts.get(f.inode) ?? 1;
@@ -81,8 +91,8 @@ function countLinks(files: Iterable<FileInfo>): void {
 
 /** The kept xattrs of an entry, base64 values by name; a name or value no file could have is an error. */
 function keptXattrs(xattrs: ReadonlyMap<string, Buffer>, where: string, path: string): Record<string, string> {
+  if (xattrs.size === 0) return NO_XATTRS;
   const out: Record<string, string> = {};
-  if (xattrs.size === 0) return out;
   let listBytes = 0;
   for (const [key, value] of [...xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     checkXattr(key, value.length, (problem) => {
@@ -118,14 +128,34 @@ function checkHeader(header: TarHeader, where: string, path: string): void {
 }
 
 /**
- * Applies the image's layers in order into one FileMap. Regular file contents are spooled to
- * `spoolDir` (one file each) so later phases can stream them. Every layer operation costs what it
- * touches (see LayerTree), so the scan is linear in the layers' entries.
+ * Applies the image's layers in order into one FileMap. With `spoolDir`, every regular file's
+ * contents are copied there (one file each: extract moves them into place). Without it, a file's
+ * content is where it lies in its layer (`{ kind: 'layer' }`), read again when the output is
+ * written, and only the files `options.capture` wants are copied. Every layer operation costs what
+ * it touches (see LayerTree), so the scan is linear in the layers' entries.
  */
-export async function scanImage(image: OciImage, spoolDir: string, options: ScanOptions = {}): Promise<FileMap> {
+export async function scanImage(image: OciImage, spoolDir: string | undefined, options: ImageScanOptions = {}): Promise<FileMap> {
   const prune = options.prune ?? [];
+  const contents = spoolDir === undefined ? options.contents : undefined;
   const tree = new LayerTree(image.source);
   let spooled = 0;
+  /** Entries seen in all layers: numbers the inodes of image files. */
+  let serial = 0;
+
+  const spool = async (dir: string, body: AsyncIterable<Buffer>): Promise<string> => {
+    const spoolPath = join(dir, String(spooled++));
+    const sink = createWriteStream(spoolPath, { flags: 'wx' });
+    let sinkError: unknown;
+    sink.once('error', (e) => (sinkError = e));
+    try {
+      // Copied: the layer reader reuses its buffers once the next piece is asked for.
+      await pipeline(copies(body), sink);
+    } catch (e) {
+      if (sinkError !== undefined) throw new UserError(`${spoolPath}: cannot write scratch file: ${fsProblem(sinkError)}`);
+      throw e;
+    }
+    return spoolPath;
+  };
 
   const layers = image.manifest.layers.length;
   for (let i = 0; i < layers; i++) {
@@ -152,20 +182,20 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
             uid: 0,
             gid: 0,
             mtime: 0,
-            inode: `L${i}:${p}`,
+            inode: ++serial,
             nlink: 1,
             linkTarget: '',
-            xattrs: {},
-            content: { kind: 'none' },
+            xattrs: NO_XATTRS,
+            content: NO_CONTENT,
           },
           i,
         );
       }
     };
 
-    let entries = 0;
-    await forEachLayerEntry(image, i, async ({ header, body }) => {
-      entries++;
+    await forEachLayerEntry(image, i, async ({ header, offset, body }) => {
+      // Unique per entry: a path replaced within a layer must not share an inode with the old one's links.
+      const inode = ++serial;
       const path = imagePathFromEntryName(header.name, where);
       if (path === '/') return;
       const slash = path.lastIndexOf('/');
@@ -201,37 +231,54 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
       const existing = tree.get(path);
       if (existing && !(existing.type === 'directory' && header.type === 'directory')) tree.remove(path);
 
-      const common = {
-        path,
-        mode: header.mode & 0o7777,
-        uid: header.uid,
-        gid: header.gid,
-        mtime: header.mtime,
-        // Unique per entry: a path replaced within a layer must not share an inode with the old one's links.
-        inode: `L${i}#${entries}:${path}`,
-        nlink: 1,
-        xattrs: keptXattrs(header.xattrs, where, path),
-      };
+      const mode = header.mode & 0o7777;
+      const xattrs = keptXattrs(header.xattrs, where, path);
       switch (header.type) {
         case 'directory':
-          tree.set({ ...common, type: 'directory', size: 0, linkTarget: '', content: { kind: 'none' } }, i);
+          tree.set(
+            {
+              path,
+              type: 'directory',
+              mode,
+              size: 0,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: '',
+              xattrs,
+              content: NO_CONTENT,
+            },
+            i,
+          );
           break;
         case 'file': {
-          let content: FileInfo['content'] = { kind: 'none' };
+          let content: FileInfo['content'] = NO_CONTENT;
           if (header.size > 0) {
-            const spoolPath = join(spoolDir, String(spooled++));
-            const sink = createWriteStream(spoolPath, { flags: 'wx' });
-            let sinkError: unknown;
-            sink.once('error', (e) => (sinkError = e));
-            try {
-              await pipeline(body, sink);
-            } catch (e) {
-              if (sinkError !== undefined) throw new UserError(`${spoolPath}: cannot write scratch file: ${fsProblem(sinkError)}`);
-              throw e;
+            if (spoolDir !== undefined) content = { kind: 'path', path: await spool(spoolDir, body) };
+            else {
+              content = { kind: 'layer', layer: i, offset };
+              if (contents?.wants(path, header.size)) await contents.keep(i, offset, header.size, body);
             }
-            content = { kind: 'path', path: spoolPath };
           }
-          tree.set({ ...common, type: 'file', size: header.size, linkTarget: '', content }, i);
+          tree.set(
+            {
+              path,
+              type: 'file',
+              mode,
+              size: header.size,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: '',
+              xattrs,
+              content,
+            },
+            i,
+          );
           break;
         }
         case 'symlink': {
@@ -241,7 +288,23 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
               `${where}: symlink ${quote(path)} has ${target === '' ? 'an empty target' : `a target ${quote(target, 60)} no Linux symlink can have (empty, NUL or over ${MAX_LINK_TARGET_BYTES} bytes)`}`,
             );
           }
-          tree.set({ ...common, type: 'symlink', size: 0, linkTarget: target, content: { kind: 'none' } }, i);
+          tree.set(
+            {
+              path,
+              type: 'symlink',
+              mode,
+              size: 0,
+              uid: header.uid,
+              gid: header.gid,
+              mtime: header.mtime,
+              inode,
+              nlink: 1,
+              linkTarget: target,
+              xattrs,
+              content: NO_CONTENT,
+            },
+            i,
+          );
           break;
         }
         case 'link': {
@@ -261,4 +324,9 @@ export async function scanImage(image: OciImage, spoolDir: string, options: Scan
   }
   countLinks(tree.infos());
   return sortedMap(tree.infos());
+}
+
+/** Each piece copied (the reader's buffers are reused). */
+async function* copies(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
+  for await (const piece of pieces) yield Buffer.from(piece);
 }
