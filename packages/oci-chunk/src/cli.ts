@@ -28,7 +28,6 @@ let respawned: ChildProcess | undefined;
 
 /** Set in the re-spawned child so it never re-spawns again. */
 const RESPAWN_GUARD = 'OCI_CHUNK_RESPAWNED';
-const DETERMINISM_FLAGS = ['--single-threaded', '--expose-gc'];
 
 function parse(args: string[], options: ParseArgsOptionsConfig) {
   try {
@@ -69,8 +68,10 @@ async function build(args: string[]): Promise<void> {
   }
 
   if (values['alloc-report']) {
-    // Allocation figures are only reproducible with a single-threaded V8 (no concurrent GC/JIT).
-    const missing = DETERMINISM_FLAGS.filter((f) => !process.execArgv.includes(f));
+    // Allocation figures repeat only under the tracker's flags (single-threaded V8, object-sized
+    // allocation, no pretenuring): run the build in a child that has them.
+    const { deterministicFlags } = await import('alloc-tracker');
+    const missing = deterministicFlags().filter((f) => !process.execArgv.includes(f));
     if (missing.length > 0 && !process.env[RESPAWN_GUARD] && process.argv[1]) {
       // Asynchronous, so that a signal to this process is handled (and passed on) while the child runs.
       const child = spawn(process.execPath, [...process.execArgv, ...missing, process.argv[1], ...process.argv.slice(2)], {
