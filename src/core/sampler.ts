@@ -149,8 +149,10 @@ class SyncBackend implements Backend {
     });
   }
   stop(): SamplingProfile {
-    const json = this.handle?.stop();
+    const handle = this.handle;
+    // Forgotten even when stop() throws (a profile too long for a string): the next start makes a new one.
     this.handle = null;
+    const json = handle?.stop();
     if (typeof json !== 'string') throw new Error('alloc-tracker: the heap sampler returned no profile');
     return profileFromJson(json);
   }
