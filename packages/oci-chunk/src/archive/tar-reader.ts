@@ -1,7 +1,7 @@
 /**
  * A strict, streaming tar reader for untrusted input (oci-archives and image layers).
  *
- * Why not tar-stream's extractor (still used for writing): it decodes PAX values as UTF-8, so binary
+ * Why not tar-stream's extractor: it decodes PAX values as UTF-8, so binary
  * xattr values arrive as U+FFFD; it turns non-numeric fields into NaN and unknown type flags into
  * `null`; it waits for ever on the body of a directory entry that declares a size; and it reads
  * data after the end-of-archive blocks as more entries. Here every field is checked, PAX values
