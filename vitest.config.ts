@@ -13,6 +13,16 @@ export default defineConfig({
       include: ['packages/oci-chunk/test/allocations.test.ts'],
       counts: true,
       outputFile: process.env.ALLOC_TRACKER_JSON,
+      overrides: [
+        {
+          files: 'packages/oci-chunk/test/**',
+          // The re-chunker frees its stream buffers itself (ArrayBuffer#transfer(0)) when libuv's pool is
+          // done with them, which can fall just after a phase ended: external bytes are what a phase
+          // allocated minus what it freed outside a GC, so ~170 kB moved between scan and components in
+          // one clean-clone CI run. Heap bytes and counts do not depend on that timing.
+          metrics: ['heapBytes', 'count'],
+        },
+      ],
     }),
   ],
   test: {
