@@ -15,6 +15,7 @@ import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseR
 import { BaselineFileError, baselinePathFor, metricsOf } from '../baseline/store.ts';
 import type { SourceMapper } from '../core/source-map.ts';
 import { writeTextAtomic } from '../report/atomic.ts';
+import { savedProfilePath } from '../report/html/files.ts';
 import { flameTreeFromProfile, pruneFlameTree } from '../report/html/model.ts';
 import { annotate, testLocation, type Annotation } from './annotations.ts';
 import type { BaselineMatchOptions } from './augment.ts';
@@ -92,17 +93,6 @@ export function effectiveRules(
   return { tolerance, metrics, gated };
 }
 
-/** A file-name-safe form of a test or phase name; a short hash keeps altered names apart (`a/b`, `a?b`). */
-function fileNamePart(name: string): string {
-  const safe =
-    name
-      .replace(/[^A-Za-z0-9._ -]+/g, '_')
-      .replace(/\s+/g, ' ')
-      .trim()
-      .slice(0, 120) || '_';
-  return safe === name ? safe : `${safe}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
-}
-
 /** A saved heap profile: the line for the failure message, and the file (absolute) when one was written. */
 export interface SavedProfile {
   note: string;
@@ -128,12 +118,15 @@ export function saveFailureProfile(
   const raw = session.profile(phase);
   if (!raw) return none;
   const profile = mapper ? mapper.mapProfile(raw) : raw;
-  // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/).
-  const dir = baselinePathFor(settings.root, settings.profileDir, task.file?.filepath ?? path.join(settings.root, 'unknown')).slice(
-    0,
-    -'.json'.length,
+  // Mirror the test file's path as baselines do (test files outside the root go under _outside_root/);
+  // the same rule the HTML report uses to find the file again.
+  const file = savedProfilePath(
+    settings.root,
+    settings.profileDir,
+    task.file?.filepath ?? path.join(settings.root, 'unknown'),
+    fullTestName(task),
+    phase,
   );
-  const file = path.join(dir, `${fileNamePart(fullTestName(task))} - ${fileNamePart(phase)}.heapprofile`);
   const profileRoot = path.resolve(settings.root, settings.profileDir);
   if (path.relative(profileRoot, file).startsWith('..')) return none;
   try {

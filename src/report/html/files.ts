@@ -11,8 +11,8 @@ import { assertRunReport, fromRunReport } from './model.ts';
 import { renderHtmlReport } from './render.ts';
 
 /**
- * The file-name form the plugin gives a test or phase name when it saves a heap profile (the same rule
- * as src/vitest/runtime.ts, which this layer may not import; a test keeps the two equal).
+ * The file-name form of a test or phase name in a saved heap profile's path; a short hash keeps altered
+ * names apart (`a/b`, `a?b`). The plugin saves profiles by savedProfilePath, and this page finds them by it.
  */
 export function profileNamePart(name: string): string {
   const safe =
