@@ -88,15 +88,7 @@ export class ImageContents implements ContentStore {
   async #spool(body: AsyncIterable<Buffer>): Promise<string> {
     if (this.#spooled === 0) await mkdir(this.#scratch, { recursive: true });
     const path = join(this.#scratch, String(this.#spooled++));
-    const sink = createWriteStream(path, { flags: 'wx' });
-    let sinkError: unknown;
-    sink.once('error', (e) => (sinkError = e));
-    try {
-      await pipeline(copies(body), sink);
-    } catch (e) {
-      if (sinkError !== undefined) throw new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`);
-      throw e;
-    }
+    await writeScratchFile(path, body);
     return path;
   }
 
@@ -108,7 +100,22 @@ export class ImageContents implements ContentStore {
   }
 }
 
-/** Each piece copied (the layer reader reuses its buffers). */
+/**
+ * Writes an entry's body to a new scratch file (never over an existing one). Each piece is copied: the
+ * layer reader reuses its buffers once the next piece is asked for.
+ */
+export async function writeScratchFile(path: string, body: AsyncIterable<Buffer>): Promise<void> {
+  const sink = createWriteStream(path, { flags: 'wx' });
+  let sinkError: unknown;
+  sink.once('error', (e) => (sinkError = e));
+  try {
+    await pipeline(copies(body), sink);
+  } catch (e) {
+    if (sinkError !== undefined) throw new UserError(`${path}: cannot write scratch file: ${fsProblem(sinkError)}`);
+    throw e;
+  }
+}
+
 async function* copies(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
   for await (const piece of pieces) yield Buffer.from(piece);
 }

@@ -2,16 +2,14 @@
  * The scan phase: a FileMap (absolute image path -> FileInfo, sorted) from a root-filesystem
  * directory or from an OCI image whose layers are applied in order.
  */
-import { createWriteStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
 import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
 import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap } from '../types.ts';
-import { UserError, fsProblem, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
+import { UserError, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
-import type { ImageContents } from './contents.ts';
+import { writeScratchFile, type ImageContents } from './contents.ts';
 import { LayerTree } from './tree.ts';
 import { checkXattr, keepXattr, readTreeXattrs } from './xattrs.ts';
 
@@ -144,16 +142,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
 
   const spool = async (dir: string, body: AsyncIterable<Buffer>): Promise<string> => {
     const spoolPath = join(dir, String(spooled++));
-    const sink = createWriteStream(spoolPath, { flags: 'wx' });
-    let sinkError: unknown;
-    sink.once('error', (e) => (sinkError = e));
-    try {
-      // Copied: the layer reader reuses its buffers once the next piece is asked for.
-      await pipeline(copies(body), sink);
-    } catch (e) {
-      if (sinkError !== undefined) throw new UserError(`${spoolPath}: cannot write scratch file: ${fsProblem(sinkError)}`);
-      throw e;
-    }
+    await writeScratchFile(spoolPath, body);
     return spoolPath;
   };
 
@@ -324,9 +313,4 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
   }
   countLinks(tree.infos());
   return sortedMap(tree.infos());
-}
-
-/** Each piece copied (the reader's buffers are reused). */
-async function* copies(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
-  for await (const piece of pieces) yield Buffer.from(piece);
 }
