@@ -474,7 +474,22 @@ export function writeBaselineFile(file: string, data: BaselineFile, root?: strin
     }
     return 'deleted';
   }
-  const text = serializeBaselineFile(data);
+  try {
+    writeTextAtomic(file, serializeBaselineFile(data));
+  } catch (error) {
+    throw new BaselineWriteError(file, errnoOf(error), error);
+  }
+  return 'written';
+}
+
+/**
+ * Writes a file atomically and durably: a temporary file beside it (created exclusively, never through a
+ * link), written, fsynced, renamed over the target, then the directory fsynced. A reader sees the old
+ * file or the new one, never half of one; on failure the temporary file is removed when possible (the
+ * next write's clean-up takes what is left) and the error is thrown as it came.
+ */
+export function writeTextAtomic(file: string, text: string): void {
+  const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let created = false;
   try {
@@ -498,9 +513,8 @@ export function writeBaselineFile(file: string, data: BaselineFile, root?: strin
         // Left for the next write's clean-up.
       }
     }
-    throw new BaselineWriteError(file, errnoOf(error), error);
+    throw error;
   }
-  return 'written';
 }
 
 // ---------------------------------------------------------------------------------------------------
