@@ -1,7 +1,7 @@
 /**
  * One fresh process of bench/cost.ts: runs one cost workload unmeasured or measured in one mode,
  * prints JSON with the wall time per call and the process's peak RSS.
- *   node [flags] bench/cost-child.ts <workload> <plain|bytes|sites|counts>
+ *   node [flags] bench/cost-child.ts <workload> <plain|bytes|sites|counts|counts+sites>
  * ALLOC_TRACKER_ENTRY points at another copy of the tracker (bench:cost --before <rev>).
  */
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ interface SessionLike {
   measure?: (name: string, fn: () => unknown, options: object) => RecordLike | Promise<RecordLike>;
   operation?: (name: string) => { measure(fn: () => unknown, options: object): RecordLike | Promise<RecordLike> };
 }
-type SessionClass = new (options: { samplingInterval: number }) => SessionLike;
+type SessionClass = new (options: { samplingInterval: number; sites?: boolean }) => SessionLike;
 
 const [name = '', mode = 'plain'] = process.argv.slice(2);
 const workload = costWorkloads.find((w) => w.name === name);
@@ -33,9 +33,15 @@ if (mode === 'plain') {
   for (let i = 0; i < workload.iterations; i++) await workload.run();
   wallMs = (performance.now() - start) / workload.iterations;
 } else {
-  const interval = { bytes: 0, sites: 4096, counts: 1 }[mode];
-  if (interval === undefined) throw new Error(`no mode ${mode}`);
-  const session = new Session({ samplingInterval: interval });
+  const setting = {
+    bytes: { samplingInterval: 0 },
+    sites: { samplingInterval: 4096 },
+    counts: { samplingInterval: 1, sites: false },
+    'counts+sites': { samplingInterval: 1, sites: true },
+  }[mode];
+  if (setting === undefined) throw new Error(`no mode ${mode}`);
+  // A tracker from before `sites` existed ignores it: its interval 1 always kept sites.
+  const session = new Session(setting);
   const options = { iterations: workload.iterations };
   // The earlier API measured through session.operation(name).measure(fn).
   const record = await Promise.resolve(

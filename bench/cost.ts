@@ -5,7 +5,8 @@
  *   2. Per cost workload (1e5 and 1e6 small allocations, JSON.parse of 1 MB, a Buffer stream), in fresh
  *      processes, alternating, median of --rounds: wall time per call and peak RSS, unmeasured under
  *      plain Node (the reference every ratio is to), unmeasured under the deterministic flags, and
- *      measured with bytes only (interval 0), sites (4096) and exact counts (1).
+ *      measured with bytes only (interval 0), sites (4096), exact counts (1, `sites: false`) and exact
+ *      counts with sites (1).
  *   3. With --before <git revision>: the same workloads measured by that revision's tracker (its own
  *      default flags, --single-threaded) for a before/after comparison.
  * Run: npm run bench:cost [-- --rounds 3] [-- --before 48d0751]
@@ -62,7 +63,8 @@ const cells: Cell[] = [
   { label: 'unmeasured, deterministic flags', flags: deterministicFlags(), mode: 'plain' },
   { label: 'bytes only (interval 0)', flags: deterministicFlags(), mode: 'bytes' },
   { label: 'sites (interval 4096)', flags: deterministicFlags(), mode: 'sites' },
-  { label: 'exact counts (interval 1)', flags: deterministicFlags(), mode: 'counts' },
+  { label: 'exact counts (interval 1, no sites)', flags: deterministicFlags(), mode: 'counts' },
+  { label: 'exact counts and sites (interval 1)', flags: deterministicFlags(), mode: 'counts+sites' },
   { label: 'bytes only, tiers pinned', flags: deterministicFlags({ pinTiers: true }), mode: 'bytes' },
 ];
 if (beforeEntry) {

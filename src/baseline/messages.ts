@@ -47,7 +47,11 @@ export function formatTolerance(metric: Metric, tolerance: Tolerance): string {
 
 /** Top sites as indented lines; file URLs and paths under `root` are shown relative to it. */
 export function formatSites(sites: readonly AllocationSite[], root: string, limit = 5): string[] {
-  if (sites.length === 0) return ['    (no allocation sites: counting was off)'];
+  if (sites.length === 0) {
+    return [
+      '    (none recorded: sampling was off, or `counts: true` counted without sites; `samplingInterval: 1` records counts and sites)',
+    ];
+  }
   const prefixes = [`file://${root}/`, `${root}/`];
   return sites.slice(0, limit).map((site) => {
     let location = site.location;

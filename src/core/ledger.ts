@@ -36,6 +36,7 @@ export class PhaseRegion implements Region {
   readonly ledger: Ledger;
   readonly parent: PhaseRegion | null;
   readonly samplingInterval: number;
+  readonly sites: boolean;
   /** Calls measured; lowered when a `measure` loop ends early by an exception. */
   iterations: number;
   readonly warmup: number;
@@ -50,11 +51,19 @@ export class PhaseRegion implements Region {
   /** Live external bytes after each measured iteration (measure() with retention), or null. */
   externalAfter: number[] | null = null;
 
-  constructor(name: string, ledger: Ledger, parent: PhaseRegion | null, samplingInterval: number, iterations: number, warmup: number) {
+  constructor(
+    name: string,
+    ledger: Ledger,
+    parent: PhaseRegion | null,
+    sampling: { samplingInterval: number; sites: boolean },
+    iterations: number,
+    warmup: number,
+  ) {
     this.name = name;
     this.ledger = ledger;
     this.parent = parent;
-    this.samplingInterval = samplingInterval;
+    this.samplingInterval = sampling.samplingInterval;
+    this.sites = sampling.sites;
     this.iterations = iterations;
     this.warmup = warmup;
   }

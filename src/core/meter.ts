@@ -3,7 +3,18 @@ import v8 from 'node:v8';
 import { CODE_SPACES, readHeap, startReading, type HeapReading, type WindowStart } from './counter.ts';
 import { HAS_ALLOCATION_COUNTER, objectSizedBuffers } from './environment.ts';
 import { retention } from './retention.ts';
-import { HeapSampler, registerHarnessFile, summariseProfile, type CallTree, type SiteBytes } from './sampler.ts';
+import {
+  COUNT_ONLY,
+  countBetweenMarkers,
+  endMarker,
+  HeapSampler,
+  prepareMarkers,
+  startMarker,
+  registerHarnessFile,
+  summariseProfile,
+  type CallTree,
+  type SiteBytes,
+} from './sampler.ts';
 import type { BytesMethod } from './types.ts';
 
 registerHarnessFile(import.meta.url);
@@ -25,6 +36,11 @@ registerHarnessFile(import.meta.url);
  *   allocated = (used_end - used_start) + sum over GCs in between of (used_before - used_after).
  * External (ArrayBuffer backing store) bytes always come from that identity on external memory, and
  * the peak from the occupancy V8 reported before each GC and at the segment's ends.
+ *
+ * Counting without sites (interval 1, `sites: false`) keeps only live samples of one frame: a marker
+ * is allocated right after the start read and another right before the end read, and the count is the
+ * number of samples V8 took between them (their ordinals), whatever died since. The markers' own
+ * bytes fall inside the window and are taken off.
  */
 
 interface GcSnapshot {
@@ -54,6 +70,13 @@ function warnLostProfile(error: unknown): void {
   );
 }
 
+let lostMarkersWarned = false;
+function warnLostMarkers(): void {
+  if (lostMarkersWarned) return;
+  lostMarkersWarned = true;
+  process.emitWarning('alloc-tracker: a counting segment lost its markers; its count is left out (countMethod "off").');
+}
+
 /** A GC this far above the post-stop read is one that ran after the segment's end read. */
 const POST_STOP_GC_SLACK = 64 * 1024;
 
@@ -75,6 +98,8 @@ export interface SegmentFigures {
 export interface Region {
   /** The interval the region asked for. */
   readonly samplingInterval: number;
+  /** Whether the region wants allocation sites and a call tree (at interval 1: else counts only). */
+  readonly sites: boolean;
   /** Occupancy (heap + external) when the region opened. */
   startOccupancy: number;
   add(segment: SegmentFigures): void;
@@ -86,7 +111,11 @@ class Meter {
   private profiler: v8.GCProfiler | null = null;
   /** The interval of the outermost open region: nested regions are measured at it. */
   private interval = 0;
+  /** Whether the outermost open region wants sites; at interval 1 without them the segment only counts. */
+  private sites = true;
   private sampling = false;
+  /** The running segment's start marker when it only counts (see the class comment). */
+  private segmentStartMarker: object | null = null;
   /** Whether the running segment's heap bytes come from the exact counter (else the used-heap identity). */
   private exact = false;
   /** The running segment's start, filled in place by the start reads. */
@@ -102,6 +131,15 @@ class Meter {
     return this.open.size === 0 ? region.samplingInterval : this.interval;
   }
 
+  /** Whether regions opened now get sites (nested regions are measured as the outermost). */
+  sitesFor(region: { sites: boolean }): boolean {
+    return this.open.size === 0 ? region.sites : this.sites;
+  }
+
+  private get countOnly(): boolean {
+    return this.interval === 1 && !this.sites;
+  }
+
   /**
    * Close the running segment (if any) so that what follows is counted in no region: callers do their
    * own bookkeeping between `pause()` and `enter()`/`resume()`.
@@ -113,7 +151,10 @@ class Meter {
   /** Open a region: it receives every segment until `leave`. Call `pause()` first; this starts the segment last. */
   enter(region: Region): void {
     if (this.running) this.closeSegment();
-    if (this.open.size === 0) this.interval = region.samplingInterval;
+    if (this.open.size === 0) {
+      this.interval = region.samplingInterval;
+      this.sites = region.sites;
+    }
     this.open.add(region);
     try {
       this.startSegment(region);
@@ -141,7 +182,9 @@ class Meter {
    * can allocate), so the opening region's start occupancy is taken before them.
    */
   private startSegment(opening: Region | null): void {
-    this.sampling = this.interval > 0 && this.sampler.start(this.interval);
+    const countOnly = this.countOnly;
+    if (countOnly) prepareMarkers();
+    this.sampling = this.interval > 0 && this.sampler.start(this.interval, countOnly ? COUNT_ONLY : undefined);
     // The sampler makes buffers object-sized only while it runs at interval 1.
     // So does the retention tracker's sampler (interval 1, live objects).
     this.exact = HAS_ALLOCATION_COUNTER && (objectSizedBuffers() || (this.sampling && this.interval === 1) || retention.running);
@@ -161,7 +204,10 @@ class Meter {
       if (opening) opening.startOccupancy = check.used + check.external;
       this.profiler = profiler;
       this.running = true;
-      if (startReading(this.window, dataSpaces) || attempt >= 4) return;
+      if (startReading(this.window, dataSpaces) || attempt >= 4) {
+        if (countOnly && this.sampling) this.segmentStartMarker = startMarker();
+        return;
+      }
       this.running = false;
       this.profiler = null;
       profiler.stop();
@@ -169,6 +215,7 @@ class Meter {
   }
 
   private closeSegment(): void {
+    const segmentEnd = this.segmentStartMarker ? endMarker() : null;
     const exact = this.exact;
     const end = readHeap(!exact);
     const gcs = this.stopGcProfiler(end, !exact);
@@ -186,6 +233,8 @@ class Meter {
     }
     this.sampling = false;
     this.running = false;
+    const segmentStart = this.segmentStartMarker;
+    this.segmentStartMarker = null;
 
     const start = this.window.reading;
     const readCost = this.window.readCost;
@@ -202,7 +251,16 @@ class Meter {
     let count = 0;
     let sites = new Map<string, SiteBytes>();
     let tree: CallTree | null = null;
-    if (profile) {
+    if (profile && segmentStart && segmentEnd) {
+      const counted = countBetweenMarkers(profile);
+      if (counted) {
+        count = counted.count;
+        heap -= counted.markerBytes;
+      } else {
+        interval = 0;
+        warnLostMarkers();
+      }
+    } else if (profile) {
       const summary = summariseProfile(profile);
       // Only at interval 1 is each sample one allocation.
       count = interval === 1 ? summary.count : 0;
@@ -243,7 +301,7 @@ class Meter {
 }
 
 /** The one meter of this isolate (V8's counters and its sampler are per isolate), shared by every copy of this module. */
-const METER_KEY = Symbol.for('alloc-tracker.meter.v1');
+const METER_KEY = Symbol.for('alloc-tracker.meter.v2');
 export const meter: Meter =
   ((globalThis as Record<symbol, unknown>)[METER_KEY] as Meter | undefined) ??
   ((globalThis as Record<symbol, unknown>)[METER_KEY] = new Meter());

@@ -100,7 +100,7 @@ class RetentionTracker {
   /** Starts tracking a call (a full collection first, for its external baseline); null when unavailable. */
   begin(): OpenCall | null {
     if (!this.running) {
-      if (!this.sampler.start(1, true)) {
+      if (!this.sampler.start(1, { liveOnly: true })) {
         this.problem = 'another heap profile of this process was running (V8 allows one at a time)';
         return null;
       }

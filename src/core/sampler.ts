@@ -1,6 +1,7 @@
 import { Session as InspectorSession } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 /** The parts of a V8 sampling heap profile we read (CDP shape; `scriptId` is a number from v8.startHeapProfile). */
 export interface CallFrame {
@@ -128,24 +129,37 @@ function stackDepthFor(interval: number): number {
   return interval === 1 ? 8 : 64;
 }
 
+/** How a profile is taken: which samples it keeps at stop, and how many frames each records. */
+export interface SamplingOptions {
+  /** Report only objects still alive at stop (V8 drops the samples of collected objects). */
+  liveOnly: boolean;
+  stackDepth: number;
+}
+
+/**
+ * Counting only (interval 1 without sites): one frame per sample, and only live samples kept. V8 then
+ * frees a sample when its object dies instead of holding every sample (and its stack) until stop, and
+ * the count comes from the ordinals of two markers (see `countBetweenMarkers`).
+ */
+export const COUNT_ONLY: SamplingOptions = { liveOnly: true, stackDepth: 1 };
+
 /** One running sampling profile, stopped for its samples. */
 interface Backend {
-  /** `liveOnly`: report only objects still alive at stop (samples of collected objects are dropped). */
-  start(interval: number, liveOnly: boolean): void;
+  start(interval: number, options: SamplingOptions): void;
   stop(): SamplingProfile;
 }
 
 /** Node >= 26: `v8.startHeapProfile`, synchronous and in-process, no inspector session. */
 class SyncBackend implements Backend {
   private handle: { stop(): string | undefined } | null = null;
-  start(interval: number, liveOnly: boolean): void {
+  start(interval: number, options: SamplingOptions): void {
     const api = v8 as unknown as { startHeapProfile(options: object): { stop(): string | undefined } };
     this.handle = api.startHeapProfile({
       sampleInterval: interval,
-      stackDepth: stackDepthFor(interval),
+      stackDepth: options.stackDepth,
       // Without these V8 only reports objects still alive at stop.
-      includeObjectsCollectedByMajorGC: !liveOnly,
-      includeObjectsCollectedByMinorGC: !liveOnly,
+      includeObjectsCollectedByMajorGC: !options.liveOnly,
+      includeObjectsCollectedByMinorGC: !options.liveOnly,
     });
   }
   stop(): SamplingProfile {
@@ -164,7 +178,9 @@ class InspectorBackend implements Backend {
   constructor() {
     this.session.connect();
   }
-  start(interval: number, liveOnly: boolean): void {
+  start(interval: number, options: SamplingOptions): void {
+    // The inspector records full stacks: it has no depth option.
+    const liveOnly = options.liveOnly;
     let failure: Error | null = null;
     this.session.post(
       'HeapProfiler.startSampling',
@@ -187,6 +203,67 @@ class InspectorBackend implements Backend {
   }
 }
 
+/**
+ * Segment markers: the samples of two calls bound a stretch of allocations by their ordinals (V8
+ * numbers its samples in allocation order, the dead ones' too). The marker functions belong to another
+ * V8 context: V8 never inlines across contexts, so however hot the caller gets, whatever they allocate
+ * is sampled with their own frame on top, and nothing else is.
+ */
+const MARKER_FILE = 'alloc-tracker:segment-marker';
+const MARKER_SOURCE = '[function segmentStart() { return {}; }, function segmentEnd() { return {}; }]';
+let markerFunctions: [start: () => object, end: () => object] | null = null;
+
+/** Makes the marker functions (a new context: ~0.7 MB allocated once); call outside any measured window. */
+export function prepareMarkers(): void {
+  if (markerFunctions) return;
+  markerFunctions = vm.runInNewContext(MARKER_SOURCE, {}, { filename: MARKER_FILE }) as [() => object, () => object];
+  // Their first calls allocate feedback; later ones may too (tier-ups), in their own frames, so those
+  // allocations are the markers' and come off a segment's count and bytes.
+  for (let i = 0; i < 2; i++) for (const marker of markerFunctions) marker();
+}
+
+/** The start marker of a stretch (call `prepareMarkers` first); keep it alive until the profile stops. */
+export function startMarker(): object {
+  return markerFunctions![0]();
+}
+
+/** The end marker of a stretch; keep it alive until the profile stops. */
+export function endMarker(): object {
+  return markerFunctions![1]();
+}
+
+/**
+ * The allocations between the one start marker and the one end marker of a live-only profile (with
+ * the markers kept alive), and the bytes the marker calls allocated. Null when either is missing.
+ */
+export function countBetweenMarkers(profile: SamplingProfile): { count: number; markerBytes: number } | null {
+  const startNodes = new Set<number>();
+  const endNodes = new Set<number>();
+  const visit = (node: ProfileNode): void => {
+    if (node.callFrame.url === MARKER_FILE) {
+      if (node.callFrame.functionName === 'segmentStart') startNodes.add(node.id);
+      else if (node.callFrame.functionName === 'segmentEnd') endNodes.add(node.id);
+    }
+    for (const child of node.children) visit(child);
+  };
+  visit(profile.head);
+  // The start call's last sample and the end call's first.
+  let lastOfStart = -1;
+  let firstOfEnd = Number.POSITIVE_INFINITY;
+  let markerBytes = 0;
+  profile.forEachSample((nodeId, size, ordinal) => {
+    if (startNodes.has(nodeId)) {
+      lastOfStart = Math.max(lastOfStart, ordinal);
+      markerBytes += size;
+    } else if (endNodes.has(nodeId)) {
+      firstOfEnd = Math.min(firstOfEnd, ordinal);
+      markerBytes += size;
+    }
+  });
+  if (lastOfStart === -1 || firstOfEnd === Number.POSITIVE_INFINITY || firstOfEnd <= lastOfStart) return null;
+  return { count: firstOfEnd - lastOfStart - 1, markerBytes };
+}
+
 let randomnessSuppressed = false;
 
 /**
@@ -202,7 +279,7 @@ export class HeapSampler {
    * Starts sampling; false when another heap profile of this process is running (V8 allows one). With
    * `liveOnly`, the profile at stop holds only the sampled objects still alive then.
    */
-  start(interval: number, liveOnly = false): boolean {
+  start(interval: number, options: Partial<SamplingOptions> = {}): boolean {
     if (!randomnessSuppressed) {
       v8.setFlagsFromString('--sampling-heap-profiler-suppress-randomness');
       randomnessSuppressed = true;
@@ -210,7 +287,7 @@ export class HeapSampler {
     this.backend ??=
       typeof (v8 as { startHeapProfile?: unknown }).startHeapProfile === 'function' ? new SyncBackend() : new InspectorBackend();
     try {
-      this.backend.start(interval, liveOnly);
+      this.backend.start(interval, { liveOnly: options.liveOnly ?? false, stackDepth: options.stackDepth ?? stackDepthFor(interval) });
     } catch {
       return false;
     }
@@ -242,6 +319,7 @@ export function registerHarnessFile(moduleUrl: string): void {
   }
 }
 registerHarnessFile(import.meta.url);
+registerHarnessFile(MARKER_FILE);
 
 function isInternalUrl(url: string): boolean {
   return url === '' || url.startsWith('node:');

@@ -24,6 +24,8 @@ function wholeNumber(value: unknown, min: number, what: string): number {
  */
 export class Session {
   readonly samplingInterval: number;
+  /** Whether phases get allocation sites and call trees; false at interval 1 counts only (see SessionOptions.sites). */
+  readonly sites: boolean;
   readonly topSites: number;
   /** Whether phases track what they leave behind (see SessionOptions.retained). */
   readonly retained: boolean;
@@ -33,6 +35,16 @@ export class Session {
   constructor(options: SessionOptions = {}) {
     this.samplingInterval = wholeNumber(options.samplingInterval ?? 1, 0, 'samplingInterval');
     this.topSites = wholeNumber(options.topSites ?? DEFAULT_TOP_SITES, 0, 'topSites');
+    if (options.sites !== undefined && typeof options.sites !== 'boolean') {
+      throw new TypeError(`alloc-tracker: sites must be true or false, got ${String(options.sites)}`);
+    }
+    if (options.sites === false && this.samplingInterval > 1) {
+      throw new RangeError(
+        `alloc-tracker: sites: false leaves nothing to sample at samplingInterval ${this.samplingInterval}: ` +
+          'use samplingInterval 1 (exact counts without sites) or 0 (no sampling)',
+      );
+    }
+    this.sites = options.sites ?? true;
     if (options.retained !== undefined && typeof options.retained !== 'boolean') {
       throw new TypeError(`alloc-tracker: retained must be true or false, got ${String(options.retained)}`);
     }
@@ -73,7 +85,9 @@ export class Session {
     const outer = current?.region ?? null;
     // Inside another measure()'s warm-up nothing may be recorded: measure into a scratch session.
     const session =
-      current && !current.recording ? new Session({ samplingInterval: this.samplingInterval, topSites: this.topSites }) : this;
+      current && !current.recording
+        ? new Session({ samplingInterval: this.samplingInterval, sites: this.sites, topSites: this.topSites })
+        : this;
     const warmUpScope: Scope = { session, region: outer, recording: false };
     const recordOf = (): PhaseRecord => session.phase(name);
     const measured = (): PhaseRecord | Promise<PhaseRecord> => {

@@ -36,8 +36,11 @@ export function isPromise(value: unknown): value is Promise<unknown> {
   return value instanceof Promise;
 }
 
-/** Sampling intervals whose harness paths have run once (see warmHarness). */
-const warmedIntervals = new Set<number>();
+/** Sampling settings (interval, and sites at interval 1) whose harness paths have run once (see warmHarness). */
+const warmedSamplings = new Set<string>();
+function samplingKey(interval: number, sites: boolean): string {
+  return `${interval}:${sites}`;
+}
 
 /**
  * Runs every harness path that executes inside a measured segment once, in a scratch session, before
@@ -45,9 +48,10 @@ const warmedIntervals = new Set<number>();
  * must not be charged to the user's first phase. Only with nothing open, or those regions would count it.
  */
 function warmHarness(like: Session): void {
-  warmedIntervals.add(like.samplingInterval);
-  const scratch = new (like.constructor as new (options: { samplingInterval: number; topSites: number }) => Session)({
+  warmedSamplings.add(samplingKey(like.samplingInterval, like.sites));
+  const scratch = new (like.constructor as new (options: { samplingInterval: number; sites: boolean; topSites: number }) => Session)({
     samplingInterval: like.samplingInterval,
+    sites: like.sites,
     topSites: 0,
   });
   const nothing = (): undefined => undefined;
@@ -80,9 +84,11 @@ export function openRegion(
   warmup: number,
   retained = session.retained,
 ): PhaseRegion {
-  if (!warmedIntervals.has(meter.intervalFor(session)) && meter.openRegions.size === 0) warmHarness(session);
+  // Paused first: the bookkeeping below allocates, and must not count in an enclosing region.
   meter.pause();
-  const region = new PhaseRegion(name, session.ledger, parent, meter.intervalFor(session), iterations, warmup);
+  const sampling = { samplingInterval: meter.intervalFor(session), sites: meter.sitesFor(session) };
+  if (meter.openRegions.size === 0 && !warmedSamplings.has(samplingKey(sampling.samplingInterval, sampling.sites))) warmHarness(session);
+  const region = new PhaseRegion(name, session.ledger, parent, sampling, iterations, warmup);
   if (retained) {
     // The start marker goes before anything the call allocates; for several iterations, a marker and
     // the live external memory after each one give the growth per iteration.

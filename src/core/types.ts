@@ -191,6 +191,12 @@ export interface SessionOptions {
    * Bytes are exact in every mode where the process allows it (see `PhaseRecord.bytesMethod`).
    */
   samplingInterval?: number;
+  /**
+   * Allocation sites and call trees (default true). `false` at interval 1 counts only: V8 keeps one
+   * frame per sample and drops the samples of dead objects, so exact counts cost a fraction of the time
+   * and memory (see the README's costs), and phases have no sites or profile.
+   */
+  sites?: boolean;
   /** How many allocation sites to keep per phase (default 10). */
   topSites?: number;
   /**

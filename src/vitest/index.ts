@@ -113,8 +113,11 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
   const warned = new WeakSet<object>();
   const setupFile = setupFilePath();
   // Sites by default (cheap, and what failure messages and flame graphs show); exact counts when asked.
+  // `counts: true` counts without sites (V8 then keeps neither stacks nor dead objects' samples); an
+  // explicit `samplingInterval: 1` keeps a sampled stack for every allocation, as the core does.
   const samplingInterval = options.samplingInterval ?? (options.counts ? 1 : DEFAULT_SITES_INTERVAL);
   const counting = samplingInterval === 1;
+  const sites = samplingInterval > 1 || (counting && options.samplingInterval === 1);
   const metrics = options.metrics ?? (counting ? ['bytes', 'count'] : ['bytes']);
   const retained = options.retained ?? metrics.includes('retainedBytes');
   const timeoutFactor = options.timeoutFactor ?? (counting ? 10 : 3);
@@ -201,6 +204,7 @@ export function allocTracker(options: AllocTrackerOptions = {}): AllocTrackerPlu
         auto: options.auto ?? true,
         include: [...(options.include ?? [])],
         samplingInterval,
+        sites,
         topSites: options.topSites ?? 10,
         retained,
         deterministicPool,

@@ -295,6 +295,7 @@ export class WorkerRuntime {
     const session = new Session({
       // Retention runs V8's sampler on live objects, and V8 allows one sampler: no sites then.
       samplingInterval: retained ? 0 : this.settings.samplingInterval,
+      sites: this.settings.sites,
       topSites: this.settings.topSites,
       retained,
     });
@@ -437,6 +438,9 @@ export class WorkerRuntime {
         `alloc-tracker measured this test, which makes allocation-heavy code slower (every allocation goes through V8's ` +
           `runtime${this.settings.samplingInterval === 1 ? ', and exact counts sample each one' : ''}); its timeout was already ` +
           `raised ${this.settings.timeoutFactor}x. Raise it further with allocTracker({ timeoutFactor }) or the test's own timeout` +
+          (this.settings.samplingInterval === 1 && this.settings.sites
+            ? ', or count without sites (counts: true, no samplingInterval)'
+            : '') +
           (this.settings.samplingInterval === 1 ? ', or measure without counts (counts: false)' : '') +
           ', or leave the file out of allocTracker({ include }).',
       );

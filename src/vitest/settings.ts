@@ -60,8 +60,9 @@ export interface AllocTrackerOptions {
    */
   mode?: Mode;
   /**
-   * Exact allocation counts (V8's sampler at interval 1): gated as `count` and shown next to bytes.
-   * Costs time and memory on allocation-heavy code (see the README's costs); default false.
+   * Exact allocation counts (V8's sampler at interval 1, without sites): gated as `count` and shown next
+   * to bytes. Phases then have no allocation sites or call trees; `samplingInterval: 1` gives counts
+   * and sites, at several times the cost (see the README's costs). Default false.
    */
   counts?: boolean;
   /**
@@ -76,8 +77,9 @@ export interface AllocTrackerOptions {
    */
   pinTiers?: boolean;
   /**
-   * Sampling interval of each test's session in bytes: 1 counts exactly (as `counts: true`), N > 1 gives
-   * allocation sites for failure messages and flame graphs (default 4096), 0 switches sampling off.
+   * Sampling interval of each test's session in bytes: 1 counts exactly and keeps every allocation's
+   * site (`counts: true` counts without sites, cheaper), N > 1 gives allocation sites for failure
+   * messages and flame graphs (default 4096), 0 switches sampling off.
    */
   samplingInterval?: number;
   /**
@@ -113,6 +115,8 @@ export interface WorkerSettings {
   /** Globs of measured test files; empty means all. */
   include: string[];
   samplingInterval: number;
+  /** Whether phases get sites and call trees; false at interval 1 with `counts: true`. */
+  sites: boolean;
   topSites: number;
   /** Track retention for every measured test (else only in files that use a retention matcher). */
   retained: boolean;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Session, determinismStatus, environmentFingerprint } from '../../src/index.ts';
+import { Session, determinismStatus, environmentFingerprint, span } from '../../src/index.ts';
 
 /** Kept outside the functions so the JIT cannot remove the allocations. */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- written, never read, on purpose
@@ -129,6 +129,64 @@ describe('accuracy against analytic sizes (warm)', () => {
       sink = big.byteLength;
     });
     expect(record.peakBytes).toBeGreaterThanOrEqual(8 << 20);
+  });
+});
+
+describe('counting without sites (interval 1, sites: false)', () => {
+  function garbage(n: number): () => void {
+    return () => {
+      let last: { i: number } | null = null;
+      for (let i = 0; i < n; i++) last = { i };
+      sink = last;
+    };
+  }
+
+  it('gives the count and bytes that counting with sites gives, and keeps no sites or profile', () => {
+    // 300k short-lived objects: scavenges run inside the phase and free most samples before it ends.
+    for (const work of [makeObjects, garbage(300_000)]) {
+      const withSites = new Session({ samplingInterval: 1 });
+      const countOnly = new Session({ samplingInterval: 1, sites: false });
+      const full = withSites.measure('work', work, { iterations: 3, warmup: 30 });
+      const counted = countOnly.measure('work', work, { iterations: 3, warmup: 30 });
+      expect(counted.countMethod).toBe('exact');
+      expect(counted.count).toBe(full.count);
+      // Bytes agree within a few of the tracker's own objects (counting with sites reads more inside its window).
+      expect(Math.abs(counted.heapBytes - full.heapBytes)).toBeLessThanOrEqual(128);
+      expect(counted.count).toBeGreaterThanOrEqual(100_000);
+      expect(counted.sites).toEqual([]);
+      expect(countOnly.profile('work')).toBeNull();
+      expect(full.sites.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("keeps exact counts once the tracker's own code is optimised (its markers are never inlined)", () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const session = new Session({ samplingInterval: 1, sites: false });
+      session.run(() => {
+        for (let i = 0; i < 3000; i++) span(`p${i % 3}`, () => (sink = [{ i }, { i }]));
+      });
+      for (const name of ['p0', 'p1', 'p2']) {
+        const record = session.phase(name);
+        expect(record.countMethod).toBe('exact');
+        expect(record.iterations).toBe(1000);
+      }
+      const pair = (): void => void (sink = [{ a: 1 }, { a: 2 }]);
+      const counted = session.measure('pair', pair, { iterations: 3, warmup: 30 });
+      const full = new Session({ samplingInterval: 1 }).measure('pair', pair, { iterations: 3, warmup: 30 });
+      expect(counted.count).toBe(full.count);
+      expect(counted.count).toBeGreaterThanOrEqual(3);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((m) => m.includes('alloc-tracker'))).toEqual([]);
+  });
+
+  it('refuses sites: false where nothing else would be sampled', () => {
+    expect(() => new Session({ samplingInterval: 4096, sites: false })).toThrow(/sites: false leaves nothing to sample/);
+    expect(() => new Session({ sites: 'no' as unknown as boolean })).toThrow(/sites must be true or false/);
   });
 });
 

@@ -98,6 +98,7 @@ describe('alloc-tracker-html CLI', () => {
       auto: true,
       include: [],
       samplingInterval: 1,
+      sites: true,
       topSites: 10,
       retained: false,
       deterministicPool: true,

@@ -277,6 +277,22 @@ test('explicit', () => {
     expect(scaled.output).not.toContain('phase "build"');
   });
 
+  test('counts: true alone counts exactly without sites: gated counts, and a message that says how to get sites', async () => {
+    const project = await createPipelineProject('count-only', 'v5', configFile('{ samplingInterval: undefined }'));
+    expectExit(project.run(['run']), 0);
+    const stored = project.readJson<BaselineFileJSON>(PIPELINE_BASELINE)[ENV]!['pipeline > packs']!;
+    // build(30_000): the same count the suites with sites store (see the lifecycle above).
+    expect(stored.build).toMatchObject({ countMethod: 'exact' });
+    expect(stored.build!.count).toBeGreaterThanOrEqual(30_000);
+    expect(stored.build!.count).toBeLessThan(30_100);
+    for (let i = 0; i < 3; i++) expectExit(project.run(['run']), 0);
+    const result = project.run(['run'], { WORK_SCALE: '1.1' });
+    expectExit(result, 1);
+    expect(result.output).toMatch(/metric count: baseline 300\d\d allocations, current 330\d\d allocations/);
+    expect(result.output).toContain('`counts: true` counted without sites; `samplingInterval: 1` records counts and sites');
+    expect(result.output).not.toContain('heap profile of');
+  });
+
   test('a baselineDir outside the project (or the root itself) is refused before anything is written', async () => {
     for (const dir of ['.', '../elsewhere']) {
       const project = await FixtureProject.create('bad-dir', {

@@ -22,6 +22,7 @@ const settings: WorkerSettings = {
   auto: true,
   include: [],
   samplingInterval: 1,
+  sites: true,
   topSites: 10,
   retained: false,
   deterministicPool: true,

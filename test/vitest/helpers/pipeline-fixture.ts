@@ -87,8 +87,8 @@ export function configFile(pluginOptions = "{ outputFile: 'alloc-report.json' }"
 import { allocTracker } from 'alloc-tracker/vitest';
 
 export default defineConfig({
-  // Exact counts: these suites check counts as well as bytes.
-  plugins: [allocTracker({ counts: true, ...${pluginOptions} })],
+  // Exact counts with sites: these suites check counts, allocation sites and heap profiles.
+  plugins: [allocTracker({ counts: true, samplingInterval: 1, ...${pluginOptions} })],
   test: {
     include: ['test/**/*.test.ts'],
     maxWorkers: 2,
