@@ -105,14 +105,14 @@ export interface PhaseOutcome {
 }
 
 /** What the report says about a phase that was not compared or not written. */
-function noteFor(situation: Situation, partialBecause: string): string | undefined {
+function noteFor(situation: Situation, partialBecause: string, partialRemedy: string): string | undefined {
   switch (situation) {
     case 'other context':
       return 'stale: recorded after other tests than ran before it now (or by an earlier version); re-record with -u';
     case 'other context, partial run':
       return `not compared: ${partialBecause}, so other tests ran before it than when its baseline was recorded`;
     case 'no baseline, partial run':
-      return `not written: ${partialBecause}; run the whole file to record it`;
+      return `not written: ${partialBecause}; ${partialRemedy || 'run the whole file to record it'}`;
     default:
       return undefined;
   }
@@ -169,6 +169,11 @@ export interface MeasuredPhase {
   wholeRun: boolean;
   /** Why the run is partial, for messages ('-t filter', '.only', ...); empty for a whole run. */
   partialBecause: string;
+  /**
+   * What records the phase when running its whole file would not (the worker setup is why: another
+   * pool, isolate: false); empty when a whole run of its file does.
+   */
+  partialRemedy: string;
 }
 
 export interface FileStateOptions {
@@ -274,10 +279,10 @@ export class FileBaselineState {
     if (decision.fails === 'test') {
       const ctx = this.context(test, phase.name);
       if (situation === 'other context') failure = formatStale(ctx, stored!, current);
-      else if (stored === null) failure = formatMissing(ctx, current, this.environmentKnown, phase.partialBecause);
+      else if (stored === null) failure = formatMissing(ctx, current, this.environmentKnown, phase.partialBecause, phase.partialRemedy);
       else failure = formatRegression(ctx, comparison!, rules.tolerance, stored, current, phase.sites);
     }
-    outcome.note = noteFor(situation, phase.partialBecause);
+    outcome.note = noteFor(situation, phase.partialBecause, phase.partialRemedy);
     const change: BaselineChange | null =
       decision.store === 'write' ? { kind: 'set', test, phase: phase.name, metrics: { ...current } } : null;
     return { outcome, failure, change };

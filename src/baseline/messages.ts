@@ -114,7 +114,18 @@ export function formatRegression(
 }
 
 /** The message of a phase with no stored baseline where none may be written (CI). */
-export function formatMissing(ctx: PhaseContext, current: BaselineMetrics, environmentKnown: boolean, partialBecause = ''): string {
+export function formatMissing(
+  ctx: PhaseContext,
+  current: BaselineMetrics,
+  environmentKnown: boolean,
+  partialBecause = '',
+  partialRemedy = '',
+): string {
+  const where = partialRemedy
+    ? `  (same Node major, platform, arch): ${partialRemedy}; this setup never records (${partialBecause}); then run the file without CI set,`
+    : partialBecause
+      ? `  (same Node major, platform, arch): run the whole file, npx vitest run ${shellWord(ctx.file)}, without CI set (this run was partial: ${partialBecause}),`
+      : `  (same Node major, platform, arch): npx vitest run ${shellWord(ctx.file)} without CI set writes missing baselines`;
   return [
     `alloc-tracker: no baseline for test "${ctx.test}" (${ctx.file}), phase "${ctx.phase}" ` +
       `in ${ctx.baselineFile} for environment ${ctx.environment}` +
@@ -122,9 +133,7 @@ export function formatMissing(ctx: PhaseContext, current: BaselineMetrics, envir
     `  measured: bytes ${formatMetricValue('bytes', current.bytes)}` +
       (current.countMethod === 'exact' ? `, count ${current.count}` : ' (count not measured)'),
     '  In CI baselines are never written (nor with --update=none). Create it where the code runs the same way',
-    partialBecause
-      ? `  (same Node major, platform, arch): run the whole file, npx vitest run ${shellWord(ctx.file)}, without CI set (this run was partial: ${partialBecause}),`
-      : `  (same Node major, platform, arch): npx vitest run ${shellWord(ctx.file)} without CI set writes missing baselines`,
+    where,
     `  (in CI: add --update=new), then commit ${ctx.baselineFile}.`,
   ].join('\n');
 }

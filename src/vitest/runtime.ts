@@ -154,6 +154,9 @@ export function withoutStack(message: string): Error {
  * are compared only with figures taken after the same tests. Shared through the global object: with
  * isolate: false the setup file and this module are evaluated again for every test file.
  */
+/** What gates tests whose worker setup never records (another pool, isolate: false). */
+const SETUP_REMEDY = "measure these files in a project of their own with pool: 'forks' and isolate: true (test.projects)";
+
 const HISTORY_KEY = Symbol.for('alloc-tracker.test-history.v1');
 const history: string[] =
   ((globalThis as Record<symbol, unknown>)[HISTORY_KEY] as string[] | undefined) ??
@@ -199,6 +202,8 @@ interface RunningTest {
   /** Whether this run is whole, and why not. */
   wholeRun: boolean;
   partialBecause: string;
+  /** What records its phases when the worker setup is why the run is partial (see MeasuredPhase). */
+  partialRemedy: string;
   deactivate: () => void;
   /** Phases a matcher already checked against their baseline (with its per-call options), so the end of the test does not fail them twice. */
   explicit: Map<string, BaselineMatchOptions>;
@@ -290,7 +295,7 @@ export class WorkerRuntime {
     const before = [...history];
     history.push(entry);
     if (!isMeasured(this.settings, filepath)) return;
-    const { wholeRun, partialBecause, setup } = this.wholeRun(task, before);
+    const { wholeRun, partialBecause, partialRemedy, setup } = this.wholeRun(task, before);
     const retained = this.settings.retained || (task.file ? this.usesRetention(task.file) : false);
     const session = new Session({
       // Retention runs V8's sampler on live objects, and V8 allows one sampler: no sites then.
@@ -308,6 +313,7 @@ export class WorkerRuntime {
       context: contextOf(setup === '' ? before : [setup, ...before]),
       wholeRun,
       partialBecause,
+      partialRemedy,
       deactivate: session.activate(),
       explicit: new Map(),
       explicitFailures: new Map(),
@@ -335,26 +341,36 @@ export class WorkerRuntime {
    * `.only`, no shuffling, and exactly the runnable tests before it in its file ran before it in this
    * process. Only such runs record baselines (a filtered run's context is not the one a full run has).
    */
-  private wholeRun(task: TaskLike, before: readonly string[]): { wholeRun: boolean; partialBecause: string; setup: string } {
+  private wholeRun(
+    task: TaskLike,
+    before: readonly string[],
+  ): { wholeRun: boolean; partialBecause: string; partialRemedy: string; setup: string } {
     const s = this.settings;
+    const partialRemedy = SETUP_REMEDY;
     // Settings under which what runs before a test differs from run to run, whatever the test names say:
     // phases are measured and reported, never gated (their context carries the setup, so no recorded
     // context matches).
     const setup = `pool=${s.pool};isolate=${String(s.isolate)}`;
     if (!s.deterministicPool) {
-      return { wholeRun: false, setup, partialBecause: `the '${s.pool}' pool cannot give workers the flags that make figures exact` };
+      return {
+        wholeRun: false,
+        setup,
+        partialRemedy,
+        partialBecause: `the '${s.pool}' pool cannot give workers the flags that make figures exact`,
+      };
     }
     if (!s.isolate) {
       return {
         wholeRun: false,
         setup,
+        partialRemedy,
         partialBecause: 'isolate: false lets test files share a worker, and which files ran before differs run to run',
       };
     }
     if (s.pool !== 'forks') {
-      return { wholeRun: false, setup, partialBecause: `the '${s.pool}' pool reuses a worker process across test files` };
+      return { wholeRun: false, setup, partialRemedy, partialBecause: `the '${s.pool}' pool reuses a worker process across test files` };
     }
-    return { ...this.partOfFile(task, before), setup: '' };
+    return { ...this.partOfFile(task, before), partialRemedy: '', setup: '' };
   }
 
   /** Whether the tests before this one in its file ran, in order, and nothing else (forks pool, isolated). */
@@ -582,6 +598,7 @@ export class WorkerRuntime {
       sites: record.sites,
       wholeRun: running?.wholeRun ?? false,
       partialBecause: running?.partialBecause ?? 'the test ran outside the plugin',
+      partialRemedy: running?.partialRemedy ?? '',
     };
   }
 }

@@ -198,6 +198,7 @@ describe("the README's situation x mode table", () => {
             sites: [],
             wholeRun: measured.wholeRun ?? true,
             partialBecause: measured.wholeRun === false ? 'the run was filtered by test name (-t)' : '',
+            partialRemedy: '',
           },
           {
             tolerance: DEFAULT_TOLERANCE,
@@ -250,7 +251,7 @@ describe('FileBaselineState beyond the table', () => {
     };
     const judged = stateWith('ci', old).judge(
       't',
-      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '' },
+      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '', partialRemedy: '' },
       { tolerance: DEFAULT_TOLERANCE, metrics: ['bytes'], gated: true },
     );
     expect(judged.outcome.status).toBe('stale');
@@ -279,7 +280,7 @@ describe('FileBaselineState beyond the table', () => {
   test('an ungated phase is unchecked: never fails, never stored', () => {
     const judged = stateWith('ci', null).judge(
       't',
-      { name: 'p', metrics: metrics(1), sites: [], wholeRun: true, partialBecause: '' },
+      { name: 'p', metrics: metrics(1), sites: [], wholeRun: true, partialBecause: '', partialRemedy: '' },
       {
         tolerance: DEFAULT_TOLERANCE,
         metrics: ['bytes'],
@@ -294,7 +295,7 @@ describe('FileBaselineState beyond the table', () => {
   test('an update that changes nothing reports ok', () => {
     const judged = stateWith('update', metrics(1_000_000)).judge(
       't',
-      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '' },
+      { name: 'p', metrics: metrics(1_000_000), sites: [], wholeRun: true, partialBecause: '', partialRemedy: '' },
       {
         tolerance: DEFAULT_TOLERANCE,
         metrics: ['bytes'],
