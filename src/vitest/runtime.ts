@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { determinismStatus, environmentFingerprint } from '../core/environment.ts';
 import { Session } from '../core/session.ts';
+import { collectGarbage } from '../core/retention.ts';
 import type { PhaseRecord } from '../core/types.ts';
 import { matchingOverrides, resolvePhaseTolerance } from '../baseline/compare.ts';
 import { FileBaselineState, type MeasuredPhase, type PhaseJudgement, type PhaseRules } from '../baseline/file-state.ts';
@@ -295,6 +296,11 @@ export class WorkerRuntime {
     const before = [...history];
     history.push(entry);
     if (!isMeasured(this.settings, filepath)) return;
+    // A full collection first: V8 empties caches at major GCs (number-to-string, regexp results), and
+    // whether one ran since the last test depends on the runner's own messages, that is on timing. From
+    // an emptied cache, 'line ' + i allocates the same in every run (bench:fidelity: a string phase's
+    // spread fell from 115 kB to 288 B over its reruns).
+    collectGarbage();
     const { wholeRun, partialBecause, partialRemedy, setup } = this.wholeRun(task, before);
     const retained = this.settings.retained || (task.file ? this.usesRetention(task.file) : false);
     const session = new Session({
