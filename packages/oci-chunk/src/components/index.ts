@@ -27,6 +27,13 @@ export { DEFAULT_BIG_FILE_THRESHOLD } from './bigfiles.ts';
 
 export const UNCLAIMED_ID = 'chunkah/unclaimed';
 
+/** A component being assembled: its repository, name and paths. */
+interface Members {
+  repo: Repository | undefined;
+  name: string;
+  paths: string[];
+}
+
 export interface ComponentOptions {
   /** Regular files of at least this many bytes left unclaimed become `bigfiles/` components. Default 1 MiB. */
   bigFileThreshold?: number;
@@ -38,11 +45,6 @@ export interface ComponentOptions {
   now?: number;
   /** For a FileMap whose contents lie in image layers: where the files a repository reads come from. */
   contents?: ContentStore;
-}
-
-interface Claim {
-  repo: Repository;
-  names: readonly string[];
 }
 
 /**
@@ -71,14 +73,29 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
     .filter((r): r is Repository => r !== undefined)
     .sort((a, b) => a.priority - b.priority || compareCodePoints(a.name, b.name));
 
-  const claims = new Map<string, Claim>();
+  // Claims go straight into their components (paths are sorted below): no record per path.
+  const byId = new Map<string, Members>();
+  /** Per repository: component name -> its entry, so that a claim costs no id string. */
+  const byName = new Map<Repository | undefined, Map<string, Members>>();
+  const add = (repo: Repository | undefined, name: string, path: string): void => {
+    let names = byName.get(repo);
+    if (names === undefined) byName.set(repo, (names = new Map<string, Members>()));
+    let entry = names.get(name);
+    if (entry === undefined) {
+      const id = `${repo?.name ?? 'chunkah'}/${name}`;
+      entry = byId.get(id);
+      if (entry === undefined) byId.set(id, (entry = { repo, name, paths: [] }));
+      names.set(name, entry);
+    }
+    entry.paths.push(path);
+  };
   const left: FileMap = new Map();
   for (const [path, info] of files) {
     let claimed = false;
     for (const repo of repos) {
       const names = repo.strong(path, info);
       if (names.length > 0) {
-        claims.set(path, { repo, names });
+        for (const name of names) add(repo, name, path);
         claimed = true;
         break;
       }
@@ -89,21 +106,13 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
     if (left.size === 0) break;
     for (const [path, names] of repo.weak(left)) {
       if (names.length === 0 || !left.has(path)) continue;
-      claims.set(path, { repo, names });
+      for (const name of names) add(repo, name, path);
       left.delete(path);
     }
   }
+  for (const path of left.keys()) add(undefined, 'unclaimed', path);
 
   const now = options.now ?? referenceTime(files, repos);
-  const byId = new Map<string, { repo: Repository | undefined; name: string; paths: string[] }>();
-  const add = (repo: Repository | undefined, name: string, path: string): void => {
-    const id = `${repo?.name ?? 'chunkah'}/${name}`;
-    let entry = byId.get(id);
-    if (entry === undefined) byId.set(id, (entry = { repo, name, paths: [] }));
-    entry.paths.push(path);
-  };
-  for (const [path, claim] of claims) for (const name of claim.names) add(claim.repo, name, path);
-  for (const path of left.keys()) add(undefined, 'unclaimed', path);
 
   const components: Component[] = [];
   for (const [id, { repo, name, paths }] of byId) {
