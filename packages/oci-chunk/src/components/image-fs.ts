@@ -282,8 +282,9 @@ export async function* readImageLines(
   let gunzip: Gunzip | undefined;
   try {
     if (gz) {
-      // zlib's default output buffer: one per file read, and most changelogs are a few KiB.
-      gunzip = createGunzip();
+      // A small output buffer: one per file read, and each stays until a full collection (at 1e5
+      // files, 1,000 changelogs held 16 MiB of zlib's default 16 KiB buffers). Most are a few KiB.
+      gunzip = createGunzip({ chunkSize: 4096 });
       // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
       if (source) pipeline(source, gunzip, () => {});
       else gunzip.end(held);

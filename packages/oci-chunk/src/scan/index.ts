@@ -33,7 +33,10 @@ export interface ImageScanOptions extends ScanOptions {
 
 function sortedMap(entries: Iterable<FileInfo>): FileMap {
   const list = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return new Map(list.map((f) => [f.path, f]));
+  // Filled one by one: no [path, info] pair per path on the way.
+  const map: FileMap = new Map();
+  for (const f of list) map.set(f.path, f);
+  return map;
 }
 
 /** Walks `root` with lstat (symlinks are never followed). */
