@@ -276,6 +276,11 @@ export function imagePathFromEntryName(name: string, where: string): string {
   return '/' + parts.join('/');
 }
 
+/** Order of UTF-16 code units (JavaScript's `<` on strings): the order of a scan's FileMap. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);

@@ -7,7 +7,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { MAX_DATABASE_BYTES, MAX_LINE_CHARS, MAX_PATH_BYTES, MAX_SYMLINK_HOPS } from '../limits.ts';
-import type { FileInfo, FileMap } from '../types.ts';
+import type { FileInfo, FileMap, FileType } from '../types.ts';
 import { UserError, escapeControl, quote } from '../util.ts';
 
 function splitPath(path: string): string[] {
@@ -17,7 +17,10 @@ function splitPath(path: string): string[] {
 interface PathNode {
   /** Absolute path ('/' for the root). */
   path: string;
-  info: FileInfo | undefined;
+  /** Undefined for directories the map lacks (and the root). The FileInfo itself is not kept: the map makes it when asked. */
+  type: FileType | undefined;
+  /** A symlink's target ('' otherwise). */
+  target: string;
   parent: PathNode | undefined;
   children: Map<string, PathNode> | undefined;
 }
@@ -50,13 +53,15 @@ const BUSY = 'busy';
  * of chain can overflow the call stack.
  */
 export class ImagePaths {
-  readonly #root: PathNode = { path: '/', info: undefined, parent: undefined, children: undefined };
+  readonly #root: PathNode = { path: '/', type: undefined, target: '', parent: undefined, children: undefined };
   readonly #memo = new Map<PathNode, Resolved | null | typeof BUSY>();
+  readonly #files: FileMap;
 
   constructor(files: FileMap) {
+    this.#files = files;
     const byPath = new Map<string, PathNode>([['/', this.#root]]);
     const add = (path: string, info: FileInfo | undefined, parent: PathNode): PathNode => {
-      const node: PathNode = { path, info, parent, children: undefined };
+      const node: PathNode = { path, type: info?.type, target: info?.linkTarget ?? '', parent, children: undefined };
       (parent.children ??= new Map()).set(path.slice(path.lastIndexOf('/') + 1), node);
       byPath.set(path, node);
       return node;
@@ -65,7 +70,8 @@ export class ImagePaths {
       const path = info.path;
       const known = byPath.get(path);
       if (known) {
-        known.info = info;
+        known.type = info.type;
+        known.target = info.linkTarget;
         continue;
       }
       const slash = path.lastIndexOf('/');
@@ -110,8 +116,8 @@ export class ImagePaths {
   findFile(path: string): FileInfo | undefined {
     const resolved = this.resolve(path, true);
     if (resolved === undefined) return undefined;
-    const info = this.#lookup(resolved)?.info;
-    return info?.type === 'file' ? info : undefined;
+    const node = this.#lookup(resolved);
+    return node?.type === 'file' ? this.#files.get(node.path) : undefined;
   }
 
   #lookup(path: string): PathNode | undefined {
@@ -124,7 +130,7 @@ export class ImagePaths {
   }
 
   #frameFor(link: PathNode): Frame {
-    const target = (link.info as FileInfo).linkTarget;
+    const target = link.target;
     return {
       link,
       node: target.startsWith('/') ? this.#root : (link.parent ?? this.#root),
@@ -172,7 +178,7 @@ export class ImagePaths {
           f.missing.push(part);
           continue;
         }
-        if (child.info?.type !== 'symlink' || (f.next === f.parts.length && !f.followLast)) {
+        if (child.type !== 'symlink' || (f.next === f.parts.length && !f.followLast)) {
           f.node = child;
           continue;
         }

@@ -7,7 +7,7 @@
  * directory shared by packages) the path is copied into each. What nobody claims goes to
  * `chunkah/unclaimed`.
  */
-import type { Component, FileMap } from '../types.ts';
+import type { Component, FileInfo, FileMap } from '../types.ts';
 import { loadApkRepository } from './apk.ts';
 import { createBigFilesRepository, DEFAULT_BIG_FILE_THRESHOLD, inodeKey } from './bigfiles.ts';
 import { loadDpkgRepository } from './dpkg.ts';
@@ -89,7 +89,7 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
     }
     entry.paths.push(path);
   };
-  const left: FileMap = new Map();
+  const left = new Map<string, FileInfo>();
   for (const [path, info] of files) {
     let claimed = false;
     for (const repo of repos) {

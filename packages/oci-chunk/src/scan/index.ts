@@ -34,7 +34,7 @@ export interface ImageScanOptions extends ScanOptions {
 function sortedMap(entries: Iterable<FileInfo>): FileMap {
   const list = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // Filled one by one: no [path, info] pair per path on the way.
-  const map: FileMap = new Map();
+  const map = new Map<string, FileInfo>();
   for (const f of list) map.set(f.path, f);
   return map;
 }
@@ -158,9 +158,9 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       // Usually the parent is there: no list then.
       let missing: string[] | undefined;
       for (let p = parentPath(path); p !== '/'; p = parentPath(p)) {
-        const f = tree.get(p);
-        if (f) {
-          if (f.type !== 'directory') throw new UserError(`${where}: ${quote(path)} is below ${quote(p)}, which is a ${f.type}`);
+        const type = tree.typeOf(p);
+        if (type !== undefined) {
+          if (type !== 'directory') throw new UserError(`${where}: ${quote(path)} is below ${quote(p)}, which is a ${type}`);
           break;
         }
         (missing ??= []).push(p);
@@ -223,8 +223,8 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       checkHeader(header, where, path);
 
       ensureParents(path);
-      const existing = tree.get(path);
-      if (existing && !(existing.type === 'directory' && header.type === 'directory')) tree.remove(path);
+      const existing = tree.typeOf(path);
+      if (existing !== undefined && !(existing === 'directory' && header.type === 'directory')) tree.remove(path);
 
       const mode = header.mode & 0o7777;
       const xattrs = keptXattrs(header.xattrs, where, path);
@@ -314,6 +314,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       return undefined;
     });
   }
-  countLinks(tree.infos());
-  return sortedMap(tree.infos());
+  const files = tree.toFileMap();
+  contents?.track(files);
+  return files;
 }

@@ -10,14 +10,17 @@
  *   subtrees (nothing from a lower layer can appear in them any more), so each path is visited at
  *   most once per layer it belongs to.
  *
- * Also enforces the bounds on the number of paths and on the metadata they hold.
+ * Also enforces the bounds on the number of paths and on the metadata they hold. Entries are kept
+ * as rows of columns (see columns.ts), not as FileInfo objects.
  */
 import { MAX_IMAGE_PATHS, MAX_METADATA_BYTES } from '../limits.ts';
-import type { FileInfo } from '../types.ts';
-import { UserError } from '../util.ts';
+import type { FileInfo, FileType } from '../types.ts';
+import { UserError, compareCodeUnits } from '../util.ts';
+import { ColumnFileMap, FileColumns } from './columns.ts';
 
 interface Node {
-  info: FileInfo | undefined;
+  /** Row of the entry in the tree's columns; -1 for the root. */
+  row: number;
   name: string;
   parent: Node | undefined;
   children: Map<string, Node> | undefined;
@@ -38,7 +41,8 @@ function metadataBytes(info: FileInfo): number {
 
 export class LayerTree {
   readonly #byPath = new Map<string, Node>();
-  readonly #root: Node = { info: undefined, name: '', parent: undefined, children: new Map(), layer: -1, cleanAt: -1, bytes: 0 };
+  readonly #root: Node = { row: -1, name: '', parent: undefined, children: new Map(), layer: -1, cleanAt: -1, bytes: 0 };
+  readonly #columns = new FileColumns();
   #metadata = 0;
 
   /** Names the input in the messages of the limits. */
@@ -52,13 +56,36 @@ export class LayerTree {
     return this.#byPath.size;
   }
 
-  get(path: string): FileInfo | undefined {
-    return this.#byPath.get(path)?.info;
+  /** The type of the entry at `path`, undefined when there is none. */
+  typeOf(path: string): FileType | undefined {
+    const node = this.#byPath.get(path);
+    return node === undefined ? undefined : this.#columns.typeOf(node.row);
   }
 
-  /** Every entry, in no particular order. */
-  *infos(): IterableIterator<FileInfo> {
-    for (const node of this.#byPath.values()) yield node.info as FileInfo;
+  /** The entry at `path` as a new object (a hardlink's target), undefined when there is none. */
+  get(path: string): FileInfo | undefined {
+    const node = this.#byPath.get(path);
+    return node === undefined ? undefined : this.#columns.info(node.row);
+  }
+
+  /**
+   * The entries as a FileMap sorted by path, with nlink counted from the names each inode has.
+   * The tree is not used afterwards.
+   */
+  toFileMap(): ColumnFileMap {
+    const columns = this.#columns;
+    const rows = new Uint32Array(this.#byPath.size);
+    let n = 0;
+    for (const node of this.#byPath.values()) rows[n++] = node.row;
+    const paths = columns.paths;
+    rows.sort((a, b) => compareCodeUnits(paths[a]!, paths[b]!));
+    // The number of names the image itself holds per inode (regular files; others have 1).
+    const counts = new Map<number, number>();
+    for (const r of rows) if (columns.type[r] === 1) counts.set(columns.inode[r]!, (counts.get(columns.inode[r]!) ?? 0) + 1);
+    for (const r of rows) if (columns.type[r] === 1) columns.nlink[r] = counts.get(columns.inode[r]!) ?? 1;
+    // The map reads the tree's columns through the sorted rows: no copy at the scan's peak. Rows
+    // of entries a later layer replaced or removed stay unused.
+    return new ColumnFileMap(columns, rows);
   }
 
   #node(path: string): Node | undefined {
@@ -76,7 +103,7 @@ export class LayerTree {
     const existing = this.#byPath.get(path);
     if (existing) {
       this.#account(bytes - existing.bytes);
-      existing.info = info;
+      this.#columns.write(existing.row, info);
       existing.layer = layer;
       existing.bytes = bytes;
       return;
@@ -88,7 +115,15 @@ export class LayerTree {
       throw new UserError(`${this.where}: the image has more than ${MAX_IMAGE_PATHS} paths, more than this tool handles`);
     }
     this.#account(bytes);
-    const node: Node = { info, name: path.slice(slash + 1), parent, children: undefined, layer, cleanAt: -1, bytes };
+    const node: Node = {
+      row: this.#columns.add(info),
+      name: path.slice(slash + 1),
+      parent,
+      children: undefined,
+      layer,
+      cleanAt: -1,
+      bytes,
+    };
     (parent.children ??= new Map()).set(node.name, node);
     this.#byPath.set(path, node);
   }
@@ -112,7 +147,7 @@ export class LayerTree {
     top.parent?.children?.delete(top.name);
     const stack = [top];
     for (let node = stack.pop(); node; node = stack.pop()) {
-      this.#byPath.delete((node.info as FileInfo).path);
+      this.#byPath.delete(this.#columns.paths[node.row]!);
       this.#metadata -= node.bytes;
       if (node.children) for (const child of node.children.values()) stack.push(child);
     }
@@ -125,7 +160,7 @@ export class LayerTree {
    */
   opaque(dir: string, layer: number): void {
     const top = this.#node(dir);
-    if (!top || top.cleanAt === layer || (top.info && top.info.type !== 'directory')) return;
+    if (!top || top.cleanAt === layer || (top.row >= 0 && this.#columns.typeOf(top.row) !== 'directory')) return;
     top.cleanAt = layer;
     const stack = [top];
     for (let node = stack.pop(); node; node = stack.pop()) {
