@@ -122,32 +122,34 @@ export function compareWalkOrder(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** The entries of one layer in walk order: the group's paths plus any missing ancestor directories. */
-export function layerEntries(files: FileMap, group: LayerGroup): FileInfo[] {
+/** The paths of one layer's entries in walk order: the group's paths plus any missing ancestor directories. */
+export function layerPaths(group: LayerGroup): string[] {
   const paths = new Set<string>();
   for (const component of group.components) for (const p of component.paths) paths.add(p);
   for (const p of [...paths]) {
     for (let a = parentPath(p); a !== '/' && !paths.has(a); a = parentPath(a)) paths.add(a);
   }
-  return [...paths].sort(compareWalkOrder).map((p) => {
-    const info = files.get(p);
-    if (info) return info;
-    // A directory the scan never saw (can only happen with hand-made component lists).
-    return {
-      path: p,
-      type: 'directory',
-      mode: 0o755,
-      size: 0,
-      uid: 0,
-      gid: 0,
-      mtime: 0,
-      inode: p,
-      nlink: 1,
-      linkTarget: '',
-      xattrs: NO_XATTRS,
-      content: NO_CONTENT,
-    };
-  });
+  return [...paths].sort(compareWalkOrder);
+}
+
+/** The entry at `path`: the map's, or a directory the scan never saw (only with hand-made component lists). */
+function entryInfo(files: FileMap, path: string): FileInfo {
+  const info = files.get(path);
+  if (info) return info;
+  return {
+    path,
+    type: 'directory',
+    mode: 0o755,
+    size: 0,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    inode: path,
+    nlink: 1,
+    linkTarget: '',
+    xattrs: NO_XATTRS,
+    content: NO_CONTENT,
+  };
 }
 
 function paxFor(info: FileInfo): [string, string][] | undefined {
@@ -276,7 +278,11 @@ interface OutLayer {
   /** Position among the planned layers. */
   index: number;
   group: LayerGroup;
-  entries: FileInfo[];
+  /**
+   * Paths of its entries in walk order; each entry's FileInfo is made from the map when it is
+   * written (holding them all cost ~170 bytes of heap per path for the whole build).
+   */
+  entries: string[];
   /** Entry index -> first name, for the later names of a hardlinked file. */
   links: Map<number, string>;
   /** Entries written so far. */
@@ -302,7 +308,10 @@ class LayerBuilder {
   readonly #parked = new Map<number, Parked>();
   #planned: OutLayer[] = [];
 
-  constructor(options: BuildOptions, layoutDir: string) {
+  readonly #files: FileMap;
+
+  constructor(files: FileMap, options: BuildOptions, layoutDir: string) {
+    this.#files = files;
     this.#options = options;
     this.#compression = options.compression ?? (options.compressed ? 'gzip' : 'none');
     this.#park = new ParkStore(join(options.workDir, 'parked'));
@@ -314,10 +323,11 @@ class LayerBuilder {
   }
 
   plan(files: FileMap, group: LayerGroup, index: number): OutLayer {
-    const entries = layerEntries(files, group);
+    const entries = layerPaths(group);
     const links = new Map<number, string>();
     const firstNames = new Map<string | number, string>();
-    entries.forEach((info, i) => {
+    entries.forEach((path, i) => {
+      const info = entryInfo(files, path);
       if (info.type !== 'file' || info.nlink <= 1) return;
       const first = firstNames.get(info.inode);
       if (first === undefined) firstNames.set(info.inode, info.path.slice(1));
@@ -349,7 +359,7 @@ class LayerBuilder {
     const clamp = layer.group.mtimeClamp;
     while (layer.next < layer.entries.length) {
       const index = layer.next;
-      const info = layer.entries[index] as FileInfo;
+      const info = entryInfo(this.#files, layer.entries[index]!);
       const link = layer.links.get(index);
       if (info.type !== 'file' || info.size === 0 || link !== undefined) {
         await sink.header(headerOf(info, clamp, link));
@@ -424,7 +434,8 @@ class LayerBuilder {
   route(layers: OutLayer[]): void {
     this.#planned = layers;
     for (const layer of layers) {
-      layer.entries.forEach((info, index) => {
+      layer.entries.forEach((path, index) => {
+        const info = entryInfo(this.#files, path);
         if (info.type !== 'file' || info.size === 0 || info.content.kind !== 'layer' || layer.links.has(index)) return;
         this.#routes.add(info.content.layer, info.content.offset, info.size, layer.index, index);
       });
@@ -472,7 +483,7 @@ class LayerBuilder {
       const index = routes.entry(order[r]!);
       if (layer.next < index) await this.advance(layer);
       if (layer.next === index) {
-        const info = layer.entries[index]!;
+        const info = entryInfo(this.#files, layer.entries[index]!);
         const sink = layer.sink ?? (await this.#sink(layer));
         const waiting = sink.header(headerOf(info, layer.group.mtimeClamp));
         if (waiting) await waiting;
@@ -526,7 +537,7 @@ export async function buildLayout(
   const layoutDir = join(options.workDir, 'out');
   await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
   const nonEmpty = groups.filter((g) => g.components.some((c) => c.paths.length > 0));
-  const builder = new LayerBuilder(options, layoutDir);
+  const builder = new LayerBuilder(files, options, layoutDir);
   const layers: BuiltLayer[] = [];
   try {
     const planned = nonEmpty.map((group, i) => builder.plan(files, group, i));
@@ -540,7 +551,7 @@ export async function buildLayout(
       progress(`oci_build: layer ${i + 1}/${planned.length} (${escapeControl(layer.group.name.slice(0, 60))})`);
       await builder.advance(layer);
       if (layer.next < layer.entries.length) {
-        throw new Error(`${quote((layer.entries[layer.next] as FileInfo).path)}: its data never arrived from the input`);
+        throw new Error(`${quote(layer.entries[layer.next]!)}: its data never arrived from the input`);
       }
       layers.push(await (layer.finished as Promise<BuiltLayer>));
     }
