@@ -59,13 +59,18 @@ export class ImagePaths {
 
   constructor(files: FileMap) {
     this.#files = files;
+    // Indexed by path: only the nodes that can have children in an image (directories, symlinks,
+    // ancestors the map lacks). Files, nearly all of the paths, are reached through their
+    // directory: an index of every path cost a map entry per path while the components phase ran.
     const byPath = new Map<string, PathNode>([['/', this.#root]]);
     const add = (path: string, info: FileInfo | undefined, parent: PathNode): PathNode => {
       const node: PathNode = { path, type: info?.type, target: info?.linkTarget ?? '', parent, children: undefined };
       (parent.children ??= new Map()).set(path.slice(path.lastIndexOf('/') + 1), node);
-      byPath.set(path, node);
+      if (node.type !== 'file') byPath.set(path, node);
       return node;
     };
+    /** The node of `path`: indexed, or a file below an indexed directory (a hand-made map may put entries below a file). */
+    const find = (path: string): PathNode | undefined => byPath.get(path) ?? this.#lookup(path);
     for (const info of files.values()) {
       const path = info.path;
       const known = byPath.get(path);
@@ -76,17 +81,17 @@ export class ImagePaths {
       }
       const slash = path.lastIndexOf('/');
       const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
-      let parent = byPath.get(parentPath);
+      let parent = find(parentPath);
       if (!parent) {
         // Missing ancestors (hand-made maps) get nodes without info, so their children stay reachable.
         const chain: string[] = [];
         let p = parentPath;
-        while (!byPath.has(p)) {
+        let ancestor: PathNode | undefined;
+        while (!(ancestor = find(p))) {
           chain.push(p);
           const at = p.lastIndexOf('/');
           p = at <= 0 ? '/' : p.slice(0, at);
         }
-        let ancestor = byPath.get(p) as PathNode;
         for (let i = chain.length - 1; i >= 0; i--) ancestor = add(chain[i] as string, undefined, ancestor);
         parent = ancestor;
       }
@@ -105,11 +110,35 @@ export class ImagePaths {
     if (path.length > MAX_PATH_BYTES || Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
       throw new UserError(`path ${quote(path, 60)} is longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
     }
+    const plain = this.#plain(path);
+    if (plain !== undefined) return plain;
     const result = this.#run({ link: undefined, node: this.#root, missing: [], parts: splitPath(path), next: 0, hops: 0, followLast });
     if (result === null) return undefined;
     const base = result.node.path;
     if (result.missing.length === 0) return base;
     return `${base === '/' ? '' : base}/${result.missing.join('/')}`;
+  }
+
+  /**
+   * The resolution of an absolute path whose every component exists and is neither a symlink nor
+   * `.` or `..` (nor empty): the path of its node, found without the general machinery's arrays and
+   * frames (a package's file list is mostly such paths). Undefined for anything else.
+   */
+  #plain(path: string): string | undefined {
+    if (path.charCodeAt(0) !== 0x2f) return undefined;
+    let node = this.#root;
+    for (let start = 1; start <= path.length;) {
+      let end = path.indexOf('/', start);
+      if (end < 0) end = path.length;
+      if (end === start) return undefined;
+      const part = path.slice(start, end);
+      if (part === '.' || part === '..') return undefined;
+      const child = node.children?.get(part);
+      if (child === undefined || child.type === 'symlink') return undefined;
+      node = child;
+      start = end + 1;
+    }
+    return node === this.#root ? undefined : node.path;
   }
 
   /** The regular file at `path` (symlinks followed), or undefined when there is none. */
