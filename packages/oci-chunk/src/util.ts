@@ -311,7 +311,13 @@ export function formatBinaryBytes(n: number): string {
  * 1e5 paths) keeps each phase's heap in proportion to what it holds, not to what the last one held.
  */
 export function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+  // 'last-resort' also returns the pages the collection freed to the system: a regular full
+  // collection keeps them pooled for reuse, resident (22 MiB of 256 KiB pages at 1e5 paths).
+  (globalThis as { gc?: (options?: { type: string; execution: string; flavor: string }) => void }).gc?.({
+    type: 'major',
+    execution: 'sync',
+    flavor: 'last-resort',
+  });
 }
 
 export function progress(message: string): void {

@@ -8,6 +8,7 @@
  * `chunkah/unclaimed`.
  */
 import type { Component, FileInfo, FileMap } from '../types.ts';
+import { collectGarbage } from '../util.ts';
 import { loadApkRepository } from './apk.ts';
 import { createBigFilesRepository, DEFAULT_BIG_FILE_THRESHOLD, inodeKey } from './bigfiles.ts';
 import { loadDpkgRepository } from './dpkg.ts';
@@ -72,6 +73,7 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
   const repos = loaded
     .filter((r): r is Repository => r !== undefined)
     .sort((a, b) => a.priority - b.priority || compareCodePoints(a.name, b.name));
+  collectGarbage(); // what reading the package databases left (their lines, the path index's construction)
 
   // Claims go straight into their components (paths are sorted below): no record per path.
   const byId = new Map<string, Members>();
