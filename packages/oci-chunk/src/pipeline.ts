@@ -11,7 +11,7 @@ import { assignComponents } from './components/index.ts';
 import { DEFAULT_MAX_LAYERS, packComponents } from './packing/index.ts';
 import { ImageContents, parsePruneRules, scanDirectory, scanImage } from './scan/index.ts';
 import type { FileMap } from './types.ts';
-import { UserError, makeTempDir, progressDone, quote, removeQuietly } from './util.ts';
+import { UserError, collectGarbage, makeTempDir, progressDone, quote, removeQuietly } from './util.ts';
 
 export interface ChunkOptions {
   maxLayers?: number;
@@ -77,6 +77,7 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
       return scanImage(image, undefined, { prune, skipSpecial: options.skipSpecial, contents });
     });
     const inputConfig: ImageConfig | undefined = image?.config;
+    collectGarbage(); // the scan's layer tree
     const components = await span('components', () =>
       assignComponents(files, { contents }).catch((e: unknown) => {
         // Errors there name a file inside the image; say which image too.
@@ -85,6 +86,7 @@ export async function chunkImage(input: string, output: string, options: ChunkOp
     );
     contents?.release();
     const groups = span('packing', () => packComponents(components, maxLayers));
+    collectGarbage(); // the components' path index and claim tables (after packing, a few ms: its code stays compiled)
 
     let epoch = options.epoch ?? sourceDateEpoch();
     if (epoch === undefined && inputConfig?.created) {

@@ -48,8 +48,11 @@ export interface FileInfo {
   content: ContentSource;
 }
 
-/** Path -> info, iterated in sorted path order (code point order). The root `/` is not an entry. */
-export type FileMap = Map<string, FileInfo>;
+/**
+ * Path -> info, iterated in sorted path order (code point order). The root `/` is not an entry.
+ * Read-only: an image scan's map holds its entries as columns and makes each FileInfo when asked.
+ */
+export type FileMap = ReadonlyMap<string, FileInfo>;
 
 /** One software component and the paths it owns. */
 export interface Component {

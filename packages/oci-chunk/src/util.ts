@@ -276,6 +276,11 @@ export function imagePathFromEntryName(name: string, where: string): string {
   return '/' + parts.join('/');
 }
 
+/** Order of UTF-16 code units (JavaScript's `<` on strings): the order of a scan's FileMap. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
@@ -298,6 +303,23 @@ export function formatBinaryBytes(n: number): string {
 }
 
 /** Prints a transient progress line on a terminal only; pipes and CI logs stay clean. */
+/**
+ * A full garbage collection, when the process exposes one (`oci-chunk build` runs with --expose-gc).
+ * Called between phases: V8 sets the heap size of its next collection from what it found live at
+ * the last one (up to 4 times as much), and a phase boundary is where most of the heap has just
+ * become garbage (the scan's layer tree, the components' indexes). Collecting there (tens of ms at
+ * 1e5 paths) keeps each phase's heap in proportion to what it holds, not to what the last one held.
+ */
+export function collectGarbage(): void {
+  // 'last-resort' also returns the pages the collection freed to the system: a regular full
+  // collection keeps them pooled for reuse, resident (22 MiB of 256 KiB pages at 1e5 paths).
+  (globalThis as { gc?: (options?: { type: string; execution: string; flavor: string }) => void }).gc?.({
+    type: 'major',
+    execution: 'sync',
+    flavor: 'last-resort',
+  });
+}
+
 export function progress(message: string): void {
   if (!process.stderr.isTTY) return;
   process.stderr.write(`\r\x1b[2K${message}`);

@@ -116,7 +116,9 @@ suite('oci-chunk CLI', async () => {
       child.kill('SIGINT');
       await exited;
       expect(argv).toContain('--max-semi-space-size=4');
+      expect(argv).toContain('--expose-gc');
       expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? '1'}`);
+      expect(environ).toContain(`MALLOC_MMAP_THRESHOLD_=${process.env['MALLOC_MMAP_THRESHOLD_'] ?? '65536'}`);
       expect(argv.slice(argv.indexOf('build'))).toEqual(['build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed', '']);
     },
   );

@@ -35,7 +35,7 @@ function image(): {
   dir(path: string, options?: EntryOptions): void;
   file(path: string, content: string | Buffer, options?: EntryOptions): void;
   symlink(path: string, target: string): void;
-  build(): FileMap;
+  build(): Map<string, FileInfo>;
 } {
   const entries = new Map<string, FileInfo>();
   const base = (path: string, type: FileInfo['type'], o: EntryOptions = {}): FileInfo => ({

@@ -29,7 +29,7 @@ import {
   removeQuietly,
   sha256Hex,
 } from '../util.ts';
-import { readTarEntries, type FileRange, type TarEntry } from './tar-reader.ts';
+import { forEachTarEntry, readTarEntries, type FileRange, type TarEntry } from './tar-reader.ts';
 
 export { MAX_JSON_BYTES } from '../limits.ts';
 export type { TarEntry, TarHeader } from './tar-reader.ts';
@@ -600,8 +600,11 @@ function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
   return 'none';
 }
 
-/** Receives each entry of a layer in order; the body may be read or left (it is skipped). */
-export type LayerEntryVisitor = (entry: TarEntry) => Promise<void>;
+/**
+ * Receives each entry of a layer in order; the body may be read or left (it is skipped). Returns a
+ * promise only when it has something to wait for: most entries are handled without one.
+ */
+export type LayerEntryVisitor = (entry: TarEntry) => Promise<void> | undefined;
 
 /** Compressed bytes read per call: two such buffers are reused for a whole layer. */
 const READ_BUFFER_BYTES = 256 * 1024;
@@ -730,7 +733,7 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
     const tarHash = kind === 'none' ? blobHash : createHash('sha256');
     const chunks = kind === 'none' ? rangeChunks(range, blobHash) : hashedChunks(decompressedChunks(range, kind, blobHash), tarHash);
     try {
-      for await (const entry of readTarEntries(chunks, `${where}: corrupt or truncated layer`)) await visit(entry);
+      await forEachTarEntry(chunks, `${where}: corrupt or truncated layer`, visit);
     } catch (e) {
       if (e instanceof UserError) throw e;
       if (isFsError(e)) throw new UserError(`${where}: cannot read: ${fsProblem(e)}`);

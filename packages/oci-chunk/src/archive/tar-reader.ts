@@ -42,7 +42,7 @@ export interface TarHeader {
   /** Link or symlink target ('' for none). */
   linkname: string;
   /** `SCHILY.xattr.<name>` records: name -> the value's bytes as written. */
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
 }
 
 export interface TarEntry {
@@ -80,6 +80,12 @@ interface ByteSource {
   pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined>;
   skip(n: number, onShort: () => Error): Promise<void>;
   /**
+   * Without waiting: when `skip` bytes and a 512-byte block after them are buffered in one piece,
+   * consumes them and returns the block (a view, valid until the source is read again); else
+   * consumes nothing. Most headers are read this way, with no promise and no copy.
+   */
+  peekBlock(skip: number): Buffer | undefined;
+  /**
    * Reads the rest of the source: 'zeros' when it is at most `max` zero bytes, 'data' at the first
    * non-zero byte, 'long' past `max` bytes.
    */
@@ -89,7 +95,9 @@ interface ByteSource {
 /** Pulls exact byte counts out of an async iterable of chunks. */
 class ChunkSource implements ByteSource {
   readonly #chunks: AsyncIterator<Buffer | Uint8Array | string>;
-  #buffer: Buffer = Buffer.alloc(0);
+  /** The current chunk and the position of its first unread byte (no view per read). */
+  #chunk: Buffer = Buffer.alloc(0);
+  #at = 0;
   #ended = false;
   offset = 0;
 
@@ -99,7 +107,7 @@ class ChunkSource implements ByteSource {
 
   /** Makes at least one byte available; false at the end of the source. */
   async #fill(): Promise<boolean> {
-    while (this.#buffer.length === 0) {
+    while (this.#at === this.#chunk.length) {
       if (this.#ended) return false;
       const next = await this.#chunks.next();
       if (next.done) {
@@ -107,26 +115,29 @@ class ChunkSource implements ByteSource {
         return false;
       }
       const value = next.value;
-      this.#buffer = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
+      this.#chunk = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
+      this.#at = 0;
     }
     return true;
   }
 
-  #take(n: number): Buffer {
-    const piece = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(piece.length);
-    this.offset += piece.length;
-    return piece;
+  /** Consumes up to `n` buffered bytes; returns how many. */
+  #consume(n: number): number {
+    const k = Math.min(n, this.#chunk.length - this.#at);
+    this.#at += k;
+    this.offset += k;
+    return k;
   }
 
   async exact(n: number, onShort: () => Error, into?: Buffer): Promise<Buffer | undefined> {
-    if (!(await this.#fill())) return undefined;
+    if (this.#at === this.#chunk.length && !(await this.#fill())) return undefined;
     // Copied as it arrives: the chunks may be buffers the producer reuses.
     const out = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
-      if (!(await this.#fill())) throw onShort();
-      got += this.#take(n - got).copy(out, got);
+      if (this.#at === this.#chunk.length && !(await this.#fill())) throw onShort();
+      const from = this.#at;
+      got += this.#chunk.copy(out, got, from, from + this.#consume(n - got));
     }
     return out;
   }
@@ -134,27 +145,37 @@ class ChunkSource implements ByteSource {
   async *pieces(n: number, onShort: () => Error): AsyncGenerator<Buffer, void, undefined> {
     let left = n;
     while (left > 0) {
-      if (!(await this.#fill())) throw onShort();
-      const piece = this.#take(left);
-      left -= piece.length;
-      yield piece;
+      if (this.#at === this.#chunk.length && !(await this.#fill())) throw onShort();
+      const from = this.#at;
+      const k = this.#consume(left);
+      left -= k;
+      yield this.#chunk.subarray(from, from + k);
     }
   }
 
   async skip(n: number, onShort: () => Error): Promise<void> {
-    let left = n;
+    let left = n - this.#consume(n);
     while (left > 0) {
       if (!(await this.#fill())) throw onShort();
-      left -= this.#take(left).length;
+      left -= this.#consume(left);
     }
+  }
+
+  peekBlock(skip: number): Buffer | undefined {
+    const at = this.#at + skip;
+    if (at + BLOCK > this.#chunk.length) return undefined;
+    this.#at = at + BLOCK;
+    this.offset += skip + BLOCK;
+    return this.#chunk.subarray(at, at + BLOCK);
   }
 
   async rest(max: number): Promise<'zeros' | 'data' | 'long'> {
     let seen = 0;
     while (await this.#fill()) {
-      const piece = this.#take(this.#buffer.length);
-      seen += piece.length;
-      if (!isZeros(piece)) return 'data';
+      const from = this.#at;
+      const k = this.#consume(this.#chunk.length - from);
+      seen += k;
+      if (!isZeros(this.#chunk, from, from + k)) return 'data';
       if (seen > max) return 'long';
     }
     return 'zeros';
@@ -235,6 +256,14 @@ class RangeSource implements ByteSource {
     }
   }
 
+  peekBlock(skip: number): Buffer | undefined {
+    const at = this.#at + skip;
+    if (at + BLOCK > this.#end) return undefined;
+    this.#at = at + BLOCK;
+    this.offset += skip + BLOCK;
+    return this.#buffer.subarray(at, at + BLOCK);
+  }
+
   // Skipping a file range moves a position, reading nothing; async to match the interface.
   // eslint-disable-next-line @typescript-eslint/require-await
   async skip(n: number, onShort: () => Error): Promise<void> {
@@ -264,13 +293,9 @@ class RangeSource implements ByteSource {
   }
 }
 
-function isZeros(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+function isZeros(bytes: Buffer, start = 0, end = bytes.length): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
   return true;
-}
-
-function isZeroBlock(block: Buffer): boolean {
-  return isZeros(block);
 }
 
 function padding(size: number): number {
@@ -298,31 +323,73 @@ function decodeText(bytes: Buffer, where: string, what: string): string {
  * Undefined when the field is none of those.
  */
 function numericField(block: Buffer, start: number, length: number, allowNegative: boolean): number | undefined {
-  const field = block.subarray(start, start + length);
-  const first = field[0] as number;
+  // Read in place (no view per field: these run for every header).
+  const end = start + length;
+  const first = block[start] as number;
   if (first === 0x80 || first === 0xff) {
     if (first === 0xff && !allowNegative) return undefined;
     let value = 0;
-    for (let i = 1; i < field.length; i++) {
-      const byte = first === 0xff ? 0xff - (field[i] as number) : (field[i] as number);
+    for (let i = start + 1; i < end; i++) {
+      const byte = first === 0xff ? 0xff - (block[i] as number) : (block[i] as number);
       value = value * 256 + byte;
       if (value > Number.MAX_SAFE_INTEGER) return undefined;
     }
     return first === 0xff ? -(value + 1) : value;
   }
-  let i = 0;
-  while (i < field.length && field[i] === 0x20) i++;
+  let i = start;
+  while (i < end && block[i] === 0x20) i++;
   let value = 0;
   let digits = 0;
-  for (; i < field.length; i++) {
-    const c = field[i] as number;
+  for (; i < end; i++) {
+    const c = block[i] as number;
     if (c < 0x30 || c > 0x37) break;
     value = value * 8 + (c - 0x30);
     digits++;
   }
-  for (; i < field.length; i++) if (field[i] !== 0x20 && field[i] !== 0) return undefined;
+  for (; i < end; i++) if (block[i] !== 0x20 && block[i] !== 0) return undefined;
   return digits === 0 ? 0 : value;
 }
+
+/** A NUL-terminated text field of a header block, decoded as UTF-8 (ASCII, the usual case, without a view). */
+function textField(block: Buffer, start: number, length: number, where: string, what: string): string {
+  let end = start;
+  let ascii = true;
+  for (const limit = start + length; end < limit; end++) {
+    const c = block[end] as number;
+    if (c === 0) break;
+    if (c > 0x7f) ascii = false;
+  }
+  return ascii ? block.toString('latin1', start, end) : decodeText(block.subarray(start, end), where, what);
+}
+
+/** A numeric field of the header of entry `name`, or a message naming the field. */
+function headerNumber(
+  block: Buffer,
+  start: number,
+  length: number,
+  what: string,
+  name: string,
+  where: string,
+  allowNegative = false,
+): number {
+  const value = numericField(block, start, length, allowNegative);
+  if (value === undefined) {
+    throw bad(
+      where,
+      `entry ${quote(name)}: ${what} field ${quote(block.subarray(start, start + length).toString('latin1'))} is not a number`,
+    );
+  }
+  return value;
+}
+
+/** Compares the bytes at `at` with ASCII `text`. */
+function bytesAre(block: Buffer, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (block[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The xattrs of every entry without PAX records (shared: nothing writes to it). */
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 function checksumOk(block: Buffer): boolean {
   const stored = numericField(block, 148, 8, false);
@@ -410,104 +477,142 @@ export async function* readTarEntries(
   where: string,
 ): AsyncGenerator<TarEntry, void, undefined> {
   const range = Symbol.asyncIterator in source ? undefined : new RangeSource(source);
-  const src: ByteSource = range ?? new ChunkSource(source as AsyncIterable<Buffer | Uint8Array | string>);
+  const parser = new TarParser(range ?? new ChunkSource(source as AsyncIterable<Buffer | Uint8Array | string>), where);
   try {
-    yield* entriesOf(src, where);
+    for (;;) {
+      const next = parser.next();
+      const entry = next instanceof Promise ? await next : next;
+      if (entry === undefined) return;
+      yield entry;
+    }
   } finally {
     range?.release();
   }
 }
 
-async function* entriesOf(src: ByteSource, where: string): AsyncGenerator<TarEntry, void, undefined> {
-  /** Header blocks are parsed at once (nothing keeps them): one buffer serves for all. */
-  const headerBlock = Buffer.allocUnsafe(BLOCK);
-  const secondBlock = Buffer.allocUnsafe(BLOCK);
-  const truncated = () => bad(where, `truncated tar (ends at byte ${src.offset}, inside an entry)`);
-  let pax: Pax | undefined;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  /** Body and padding of the previous entry not read by its consumer. */
-  let unread = 0;
-  let current = 0;
-
+/**
+ * readTarEntries for a visitor: `visit` gets each entry in order and returns a promise only when it
+ * has to wait. An entry whose header is buffered costs no promise at all (a layer of 1e5 small files
+ * is 1e5 headers: an async generator's promises per entry were most of what a pass allocated).
+ */
+export async function forEachTarEntry(
+  source: AsyncIterable<Buffer | Uint8Array | string>,
+  where: string,
+  visit: (entry: TarEntry) => Promise<void> | undefined,
+): Promise<void> {
+  const parser = new TarParser(new ChunkSource(source), where);
   for (;;) {
-    if (unread > 0) await src.skip(unread, truncated);
-    unread = 0;
-    const headerAt = src.offset;
-    const block = await src.exact(BLOCK, truncated, headerBlock);
-    if (block === undefined) {
-      if (pax || longName !== undefined || longLink !== undefined) throw truncated();
-      return;
+    const next = parser.next();
+    const entry = next instanceof Promise ? await next : next;
+    if (entry === undefined) return;
+    const waiting = visit(entry);
+    if (waiting) await waiting;
+  }
+}
+
+/** An entry's data, read from the parser while the entry is the current one. */
+class EntryBody implements AsyncIterable<Buffer> {
+  readonly #parser: TarParser;
+  readonly #id: number;
+  constructor(parser: TarParser, id: number) {
+    this.#parser = parser;
+    this.#id = id;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this.#parser.body(this.#id);
+  }
+}
+
+/** Marks a header that was not an entry (a PAX header or long name): read the next one. */
+const AGAIN = Symbol('again');
+type Step = TarEntry | undefined | typeof AGAIN;
+
+class TarParser {
+  readonly #src: ByteSource;
+  readonly #where: string;
+  /** Header blocks are parsed at once (nothing keeps them): one buffer serves for all. */
+  readonly #headerBlock = Buffer.allocUnsafe(BLOCK);
+  readonly #secondBlock = Buffer.allocUnsafe(BLOCK);
+  readonly #truncated: () => UserError;
+  #pax: Pax | undefined;
+  #longName: string | undefined;
+  #longLink: string | undefined;
+  /** Body and padding of the current entry not read by its consumer. */
+  #unread = 0;
+  /** Body bytes of the current entry not read. */
+  #left = 0;
+  #current = 0;
+  #ended = false;
+
+  constructor(src: ByteSource, where: string) {
+    this.#src = src;
+    this.#where = where;
+    this.#truncated = () => bad(where, `truncated tar (ends at byte ${src.offset}, inside an entry)`);
+  }
+
+  /** The next entry, undefined at the end; without a promise when its header is buffered. */
+  next(): TarEntry | undefined | Promise<TarEntry | undefined> {
+    this.#current++; // the previous entry's body can no longer be read
+    if (this.#ended) return undefined;
+    if (this.#pax === undefined && this.#longName === undefined && this.#longLink === undefined) {
+      const headerAt = this.#src.offset + this.#unread;
+      const block = this.#src.peekBlock(this.#unread);
+      if (block !== undefined) {
+        this.#unread = 0;
+        const step = this.#step(block, headerAt);
+        if (step !== AGAIN && !(step instanceof Promise)) return step;
+        return this.#slow(step);
+      }
     }
-    if (isZeroBlock(block)) {
-      const second = await src.exact(BLOCK, truncated, secondBlock);
-      if (second !== undefined && !isZeroBlock(second)) throw bad(where, `a lone zero block at byte ${headerAt} (corrupt tar)`);
-      const rest = await src.rest(MAX_TRAILING_ZEROS);
-      if (rest === 'data') throw bad(where, 'data after the end-of-archive blocks');
-      if (rest === 'long') throw bad(where, `more than ${MAX_TRAILING_ZEROS} bytes of padding after the end-of-archive blocks`);
-      if (pax || longName !== undefined || longLink !== undefined) throw bad(where, 'a PAX header or long name without an entry');
-      return;
+    return this.#slow(AGAIN);
+  }
+
+  async #slow(first: Step | Promise<Step>): Promise<TarEntry | undefined> {
+    let step = await first;
+    while (step === AGAIN) {
+      const src = this.#src;
+      if (this.#unread > 0) await src.skip(this.#unread, this.#truncated);
+      this.#unread = 0;
+      const headerAt = src.offset;
+      const block = await src.exact(BLOCK, this.#truncated, this.#headerBlock);
+      if (block === undefined) {
+        if (this.#pax || this.#longName !== undefined || this.#longLink !== undefined) throw this.#truncated();
+        this.#ended = true;
+        return undefined;
+      }
+      step = await this.#step(block, headerAt);
     }
+    return step;
+  }
+
+  /** One header block: an entry, the end of the archive (undefined), or AGAIN after a PAX header or long name. */
+  #step(block: Buffer, headerAt: number): Step | Promise<Step> {
+    const where = this.#where;
+    if (isZeros(block)) return this.#end(headerAt);
     if (!checksumOk(block)) throw bad(where, `invalid tar header checksum at byte ${headerAt} (corrupt tar, or not a tar)`);
-    const magic = block.subarray(257, 263).toString('latin1');
-    const ustar = magic === 'ustar\0';
-    const gnu = magic === 'ustar ' && block[263] === 0x20 && block[264] === 0;
+    const ustar = bytesAre(block, 257, 'ustar\0');
+    const gnu = bytesAre(block, 257, 'ustar  \0');
     if (!ustar && !gnu) throw bad(where, `tar header at byte ${headerAt} is neither ustar nor GNU format`);
 
     const flagByte = block[156] as number;
     const typeflag = String.fromCharCode(flagByte);
-    const rawName = cString(block, 0, 100);
-    const prefix = ustar ? cString(block, 345, 155) : Buffer.alloc(0);
-    let name =
-      prefix.length > 0
-        ? `${decodeText(prefix, where, 'entry name prefix')}/${decodeText(rawName, where, 'entry name')}`
-        : decodeText(rawName, where, 'entry name');
-    const field = (start: number, length: number, what: string, allowNegative = false): number => {
-      const value = numericField(block, start, length, allowNegative);
-      if (value === undefined) {
-        throw bad(
-          where,
-          `entry ${quote(name)}: ${what} field ${quote(block.subarray(start, start + length).toString('latin1'))} is not a number`,
-        );
-      }
-      return value;
-    };
-    let size = field(124, 12, 'size');
+    const prefix = ustar ? textField(block, 345, 155, where, 'entry name prefix') : '';
+    const rawName = textField(block, 0, 100, where, 'entry name');
+    let name = prefix.length > 0 ? `${prefix}/${rawName}` : rawName;
+    let size = headerNumber(block, 124, 12, 'size', name, where);
 
-    if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
-      const max = typeflag === 'x' || typeflag === 'g' ? MAX_PAX_HEADER_BYTES : MAX_LONG_NAME_BYTES;
-      if (size > max)
-        throw bad(where, `a ${typeflag === 'L' || typeflag === 'K' ? 'GNU long name' : 'PAX header'} of ${size} bytes (at most ${max})`);
-      const data = size === 0 ? Buffer.alloc(0) : await src.exact(size, truncated);
-      if (data === undefined) throw truncated();
-      await src.skip(padding(size), truncated);
-      if (typeflag === 'x') {
-        if (pax) throw bad(where, `two PAX headers for one entry at byte ${headerAt}`);
-        pax = parsePax(data, where);
-      } else if (typeflag === 'g') {
-        for (const key of parsePax(data, where).records.keys()) {
-          if (ENTRY_KEYS.test(key)) throw bad(where, `a global PAX header sets ${quote(key)}, which is not supported`);
-        }
-      } else {
-        const text = decodeText(cString(data, 0, data.length), where, typeflag === 'L' ? 'GNU long name' : 'GNU long link');
-        if (typeflag === 'L') {
-          if (longName !== undefined) throw bad(where, `two GNU long names for one entry at byte ${headerAt}`);
-          longName = text;
-        } else {
-          if (longLink !== undefined) throw bad(where, `two GNU long links for one entry at byte ${headerAt}`);
-          longLink = text;
-        }
-      }
-      continue;
-    }
+    if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') return this.#extension(typeflag, size, headerAt);
 
     let type: TarEntryType = TYPES[typeflag] ?? 'unknown';
-    let linkname = decodeText(cString(block, 157, 100), where, 'link target');
-    let mode = field(100, 8, 'mode');
-    let uid = field(108, 8, 'uid');
-    let gid = field(116, 8, 'gid');
-    let mtime = field(136, 12, 'mtime', true);
-    const xattrs = new Map<string, Buffer>();
+    let linkname = textField(block, 157, 100, where, 'link target');
+    let mode = headerNumber(block, 100, 8, 'mode', name, where);
+    let uid = headerNumber(block, 108, 8, 'uid', name, where);
+    let gid = headerNumber(block, 116, 8, 'gid', name, where);
+    let mtime = headerNumber(block, 136, 12, 'mtime', name, where, true);
+    let xattrs = NO_XATTRS;
+    const longName = this.#longName;
+    const longLink = this.#longLink;
+    const pax = this.#pax;
     if (longName !== undefined) name = longName;
     if (longLink !== undefined) linkname = longLink;
     if (pax) {
@@ -532,14 +637,16 @@ async function* entriesOf(src: ByteSource, where: string): AsyncGenerator<TarEnt
       if (gidRecord !== undefined && gidRecord.length > 0) gid = paxInteger(gidRecord, 'gid', `${where}: ${at}`, Number.MAX_SAFE_INTEGER);
       const mtimeRecord = r.get('mtime');
       if (mtimeRecord !== undefined && mtimeRecord.length > 0) mtime = paxTime(mtimeRecord, `${where}: ${at}`);
+      const found = new Map<string, Buffer>();
       for (const [key, value] of r) {
         if (key.startsWith('GNU.sparse.')) throw bad(where, `${at} is a GNU sparse file, which is not supported`);
-        if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice('SCHILY.xattr.'.length), value);
+        if (key.startsWith('SCHILY.xattr.')) found.set(key.slice('SCHILY.xattr.'.length), value);
       }
+      if (found.size > 0) xattrs = found;
     }
-    pax = undefined;
-    longName = undefined;
-    longLink = undefined;
+    this.#pax = undefined;
+    this.#longName = undefined;
+    this.#longLink = undefined;
     // Old tars mark directories with a trailing slash on a regular-file entry.
     if (type === 'file' && (typeflag === '0' || typeflag === '\0') && name.endsWith('/')) type = 'directory';
     mode &= 0o7777;
@@ -548,21 +655,66 @@ async function* entriesOf(src: ByteSource, where: string): AsyncGenerator<TarEnt
     }
 
     const header: TarHeader = { name, type, typeflag, mode, uid, gid, size, mtime, linkname, xattrs };
-    const id = ++current;
-    let left = size;
-    unread = size + padding(size);
-    const body = async function* (): AsyncGenerator<Buffer, void, undefined> {
-      if (id !== current) throw new Error('tar entry body read after the next entry was requested');
-      while (left > 0) {
-        for await (const piece of src.pieces(Math.min(left, 1 << 20), truncated)) {
-          if (id !== current) throw new Error('tar entry body read after the next entry was requested');
-          left -= piece.length;
-          unread -= piece.length;
-          yield piece;
-        }
+    this.#left = size;
+    this.#unread = size + padding(size);
+    return { header, offset: this.#src.offset, body: new EntryBody(this, ++this.#current) };
+  }
+
+  /** The data of a PAX header or GNU long name/link, remembered for the entry after it. */
+  async #extension(typeflag: string, size: number, headerAt: number): Promise<Step> {
+    const where = this.#where;
+    const src = this.#src;
+    const max = typeflag === 'x' || typeflag === 'g' ? MAX_PAX_HEADER_BYTES : MAX_LONG_NAME_BYTES;
+    if (size > max)
+      throw bad(where, `a ${typeflag === 'L' || typeflag === 'K' ? 'GNU long name' : 'PAX header'} of ${size} bytes (at most ${max})`);
+    const data = size === 0 ? Buffer.alloc(0) : await src.exact(size, this.#truncated);
+    if (data === undefined) throw this.#truncated();
+    await src.skip(padding(size), this.#truncated);
+    if (typeflag === 'x') {
+      if (this.#pax) throw bad(where, `two PAX headers for one entry at byte ${headerAt}`);
+      this.#pax = parsePax(data, where);
+    } else if (typeflag === 'g') {
+      for (const key of parsePax(data, where).records.keys()) {
+        if (ENTRY_KEYS.test(key)) throw bad(where, `a global PAX header sets ${quote(key)}, which is not supported`);
       }
-    };
-    yield { header, offset: src.offset, body: body() };
-    current++;
+    } else {
+      const text = decodeText(cString(data, 0, data.length), where, typeflag === 'L' ? 'GNU long name' : 'GNU long link');
+      if (typeflag === 'L') {
+        if (this.#longName !== undefined) throw bad(where, `two GNU long names for one entry at byte ${headerAt}`);
+        this.#longName = text;
+      } else {
+        if (this.#longLink !== undefined) throw bad(where, `two GNU long links for one entry at byte ${headerAt}`);
+        this.#longLink = text;
+      }
+    }
+    return AGAIN;
+  }
+
+  /** A zero block: the end of the archive, which must be a second zero block and nothing but zeros after. */
+  async #end(headerAt: number): Promise<Step> {
+    const where = this.#where;
+    const src = this.#src;
+    const second = await src.exact(BLOCK, this.#truncated, this.#secondBlock);
+    if (second !== undefined && !isZeros(second)) throw bad(where, `a lone zero block at byte ${headerAt} (corrupt tar)`);
+    const rest = await src.rest(MAX_TRAILING_ZEROS);
+    if (rest === 'data') throw bad(where, 'data after the end-of-archive blocks');
+    if (rest === 'long') throw bad(where, `more than ${MAX_TRAILING_ZEROS} bytes of padding after the end-of-archive blocks`);
+    if (this.#pax || this.#longName !== undefined || this.#longLink !== undefined)
+      throw bad(where, 'a PAX header or long name without an entry');
+    this.#ended = true;
+    return undefined;
+  }
+
+  /** The data of entry `id`, which must still be the current one. */
+  async *body(id: number): AsyncGenerator<Buffer, void, undefined> {
+    if (id !== this.#current) throw new Error('tar entry body read after the next entry was requested');
+    while (this.#left > 0) {
+      for await (const piece of this.#src.pieces(Math.min(this.#left, 1 << 20), this.#truncated)) {
+        if (id !== this.#current) throw new Error('tar entry body read after the next entry was requested');
+        this.#left -= piece.length;
+        this.#unread -= piece.length;
+        yield piece;
+      }
+    }
   }
 }

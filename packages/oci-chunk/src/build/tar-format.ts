@@ -45,12 +45,22 @@ function ascii(buffer: Buffer, at: number, text: string): void {
   for (let i = 0; i < text.length; i++) buffer[at + i] = text.charCodeAt(i);
 }
 
-/** An octal field of `digits` digits and a space (tar-stream's form); one more digit, no space, when it does not fit. */
+/**
+ * An octal field of `digits` digits and a space (tar-stream's form); one more digit, no space, when it
+ * does not fit. Digits are written straight into the buffer: no strings for the seven fields of
+ * every header.
+ */
 function octal(buffer: Buffer, at: number, value: number, digits: number): void {
-  let text = value.toString(8);
-  if (text.length <= digits) text = `${'0'.repeat(digits - text.length)}${text} `;
-  else if (text.length > digits + 1) throw new RangeError(`${value} does not fit a ${digits + 1}-digit octal field`);
-  ascii(buffer, at, text);
+  let length = 1;
+  for (let v = value; v >= 8; v = Math.floor(v / 8)) length++;
+  if (length > digits + 1) throw new RangeError(`${value} does not fit a ${digits + 1}-digit octal field`);
+  const width = length <= digits ? digits : length;
+  let v = value;
+  for (let i = width - 1; i >= 0; i--) {
+    buffer[at + i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  if (length <= digits) buffer[at + digits] = 0x20;
 }
 
 /**

@@ -7,7 +7,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { MAX_DATABASE_BYTES, MAX_LINE_CHARS, MAX_PATH_BYTES, MAX_SYMLINK_HOPS } from '../limits.ts';
-import type { FileInfo, FileMap } from '../types.ts';
+import type { FileInfo, FileMap, FileType } from '../types.ts';
 import { UserError, escapeControl, quote } from '../util.ts';
 
 function splitPath(path: string): string[] {
@@ -17,7 +17,10 @@ function splitPath(path: string): string[] {
 interface PathNode {
   /** Absolute path ('/' for the root). */
   path: string;
-  info: FileInfo | undefined;
+  /** Undefined for directories the map lacks (and the root). The FileInfo itself is not kept: the map makes it when asked. */
+  type: FileType | undefined;
+  /** A symlink's target ('' otherwise). */
+  target: string;
   parent: PathNode | undefined;
   children: Map<string, PathNode> | undefined;
 }
@@ -50,37 +53,45 @@ const BUSY = 'busy';
  * of chain can overflow the call stack.
  */
 export class ImagePaths {
-  readonly #root: PathNode = { path: '/', info: undefined, parent: undefined, children: undefined };
+  readonly #root: PathNode = { path: '/', type: undefined, target: '', parent: undefined, children: undefined };
   readonly #memo = new Map<PathNode, Resolved | null | typeof BUSY>();
+  readonly #files: FileMap;
 
   constructor(files: FileMap) {
+    this.#files = files;
+    // Indexed by path: only the nodes that can have children in an image (directories, symlinks,
+    // ancestors the map lacks). Files, nearly all of the paths, are reached through their
+    // directory: an index of every path cost a map entry per path while the components phase ran.
     const byPath = new Map<string, PathNode>([['/', this.#root]]);
     const add = (path: string, info: FileInfo | undefined, parent: PathNode): PathNode => {
-      const node: PathNode = { path, info, parent, children: undefined };
+      const node: PathNode = { path, type: info?.type, target: info?.linkTarget ?? '', parent, children: undefined };
       (parent.children ??= new Map()).set(path.slice(path.lastIndexOf('/') + 1), node);
-      byPath.set(path, node);
+      if (node.type !== 'file') byPath.set(path, node);
       return node;
     };
+    /** The node of `path`: indexed, or a file below an indexed directory (a hand-made map may put entries below a file). */
+    const find = (path: string): PathNode | undefined => byPath.get(path) ?? this.#lookup(path);
     for (const info of files.values()) {
       const path = info.path;
       const known = byPath.get(path);
       if (known) {
-        known.info = info;
+        known.type = info.type;
+        known.target = info.linkTarget;
         continue;
       }
       const slash = path.lastIndexOf('/');
       const parentPath = slash <= 0 ? '/' : path.slice(0, slash);
-      let parent = byPath.get(parentPath);
+      let parent = find(parentPath);
       if (!parent) {
         // Missing ancestors (hand-made maps) get nodes without info, so their children stay reachable.
         const chain: string[] = [];
         let p = parentPath;
-        while (!byPath.has(p)) {
+        let ancestor: PathNode | undefined;
+        while (!(ancestor = find(p))) {
           chain.push(p);
           const at = p.lastIndexOf('/');
           p = at <= 0 ? '/' : p.slice(0, at);
         }
-        let ancestor = byPath.get(p) as PathNode;
         for (let i = chain.length - 1; i >= 0; i--) ancestor = add(chain[i] as string, undefined, ancestor);
         parent = ancestor;
       }
@@ -99,6 +110,8 @@ export class ImagePaths {
     if (path.length > MAX_PATH_BYTES || Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
       throw new UserError(`path ${quote(path, 60)} is longer than ${MAX_PATH_BYTES} bytes (Linux's PATH_MAX)`);
     }
+    const plain = this.#plain(path);
+    if (plain !== undefined) return plain;
     const result = this.#run({ link: undefined, node: this.#root, missing: [], parts: splitPath(path), next: 0, hops: 0, followLast });
     if (result === null) return undefined;
     const base = result.node.path;
@@ -106,12 +119,34 @@ export class ImagePaths {
     return `${base === '/' ? '' : base}/${result.missing.join('/')}`;
   }
 
+  /**
+   * The resolution of an absolute path whose every component exists and is neither a symlink nor
+   * `.` or `..` (nor empty): the path of its node, found without the general machinery's arrays and
+   * frames (a package's file list is mostly such paths). Undefined for anything else.
+   */
+  #plain(path: string): string | undefined {
+    if (path.charCodeAt(0) !== 0x2f) return undefined;
+    let node = this.#root;
+    for (let start = 1; start <= path.length;) {
+      let end = path.indexOf('/', start);
+      if (end < 0) end = path.length;
+      if (end === start) return undefined;
+      const part = path.slice(start, end);
+      if (part === '.' || part === '..') return undefined;
+      const child = node.children?.get(part);
+      if (child === undefined || child.type === 'symlink') return undefined;
+      node = child;
+      start = end + 1;
+    }
+    return node === this.#root ? undefined : node.path;
+  }
+
   /** The regular file at `path` (symlinks followed), or undefined when there is none. */
   findFile(path: string): FileInfo | undefined {
     const resolved = this.resolve(path, true);
     if (resolved === undefined) return undefined;
-    const info = this.#lookup(resolved)?.info;
-    return info?.type === 'file' ? info : undefined;
+    const node = this.#lookup(resolved);
+    return node?.type === 'file' ? this.#files.get(node.path) : undefined;
   }
 
   #lookup(path: string): PathNode | undefined {
@@ -124,7 +159,7 @@ export class ImagePaths {
   }
 
   #frameFor(link: PathNode): Frame {
-    const target = (link.info as FileInfo).linkTarget;
+    const target = link.target;
     return {
       link,
       node: target.startsWith('/') ? this.#root : (link.parent ?? this.#root),
@@ -172,7 +207,7 @@ export class ImagePaths {
           f.missing.push(part);
           continue;
         }
-        if (child.info?.type !== 'symlink' || (f.next === f.parts.length && !f.followLast)) {
+        if (child.type !== 'symlink' || (f.next === f.parts.length && !f.followLast)) {
           f.node = child;
           continue;
         }
@@ -282,8 +317,9 @@ export async function* readImageLines(
   let gunzip: Gunzip | undefined;
   try {
     if (gz) {
-      // zlib's default output buffer: one per file read, and most changelogs are a few KiB.
-      gunzip = createGunzip();
+      // A small output buffer: one per file read, and each stays until a full collection (at 1e5
+      // files, 1,000 changelogs held 16 MiB of zlib's default 16 KiB buffers). Most are a few KiB.
+      gunzip = createGunzip({ chunkSize: 4096 });
       // pipeline forwards a read error into `gunzip`, which then fails the iteration below.
       if (source) pipeline(source, gunzip, () => {});
       else gunzip.end(held);

@@ -7,7 +7,8 @@
  * directory shared by packages) the path is copied into each. What nobody claims goes to
  * `chunkah/unclaimed`.
  */
-import type { Component, FileMap } from '../types.ts';
+import type { Component, FileInfo, FileMap } from '../types.ts';
+import { collectGarbage } from '../util.ts';
 import { loadApkRepository } from './apk.ts';
 import { createBigFilesRepository, DEFAULT_BIG_FILE_THRESHOLD, inodeKey } from './bigfiles.ts';
 import { loadDpkgRepository } from './dpkg.ts';
@@ -27,6 +28,13 @@ export { DEFAULT_BIG_FILE_THRESHOLD } from './bigfiles.ts';
 
 export const UNCLAIMED_ID = 'chunkah/unclaimed';
 
+/** A component being assembled: its repository, name and paths. */
+interface Members {
+  repo: Repository | undefined;
+  name: string;
+  paths: string[];
+}
+
 export interface ComponentOptions {
   /** Regular files of at least this many bytes left unclaimed become `bigfiles/` components. Default 1 MiB. */
   bigFileThreshold?: number;
@@ -38,11 +46,6 @@ export interface ComponentOptions {
   now?: number;
   /** For a FileMap whose contents lie in image layers: where the files a repository reads come from. */
   contents?: ContentStore;
-}
-
-interface Claim {
-  repo: Repository;
-  names: readonly string[];
 }
 
 /**
@@ -70,15 +73,31 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
   const repos = loaded
     .filter((r): r is Repository => r !== undefined)
     .sort((a, b) => a.priority - b.priority || compareCodePoints(a.name, b.name));
+  collectGarbage(); // what reading the package databases left (their lines, the path index's construction)
 
-  const claims = new Map<string, Claim>();
-  const left: FileMap = new Map();
+  // Claims go straight into their components (paths are sorted below): no record per path.
+  const byId = new Map<string, Members>();
+  /** Per repository: component name -> its entry, so that a claim costs no id string. */
+  const byName = new Map<Repository | undefined, Map<string, Members>>();
+  const add = (repo: Repository | undefined, name: string, path: string): void => {
+    let names = byName.get(repo);
+    if (names === undefined) byName.set(repo, (names = new Map<string, Members>()));
+    let entry = names.get(name);
+    if (entry === undefined) {
+      const id = `${repo?.name ?? 'chunkah'}/${name}`;
+      entry = byId.get(id);
+      if (entry === undefined) byId.set(id, (entry = { repo, name, paths: [] }));
+      names.set(name, entry);
+    }
+    entry.paths.push(path);
+  };
+  const left = new Map<string, FileInfo>();
   for (const [path, info] of files) {
     let claimed = false;
     for (const repo of repos) {
       const names = repo.strong(path, info);
       if (names.length > 0) {
-        claims.set(path, { repo, names });
+        for (const name of names) add(repo, name, path);
         claimed = true;
         break;
       }
@@ -89,21 +108,13 @@ export async function assignComponents(files: FileMap, options: ComponentOptions
     if (left.size === 0) break;
     for (const [path, names] of repo.weak(left)) {
       if (names.length === 0 || !left.has(path)) continue;
-      claims.set(path, { repo, names });
+      for (const name of names) add(repo, name, path);
       left.delete(path);
     }
   }
+  for (const path of left.keys()) add(undefined, 'unclaimed', path);
 
   const now = options.now ?? referenceTime(files, repos);
-  const byId = new Map<string, { repo: Repository | undefined; name: string; paths: string[] }>();
-  const add = (repo: Repository | undefined, name: string, path: string): void => {
-    const id = `${repo?.name ?? 'chunkah'}/${name}`;
-    let entry = byId.get(id);
-    if (entry === undefined) byId.set(id, (entry = { repo, name, paths: [] }));
-    entry.paths.push(path);
-  };
-  for (const [path, claim] of claims) for (const name of claim.names) add(claim.repo, name, path);
-  for (const path of left.keys()) add(undefined, 'unclaimed', path);
 
   const components: Component[] = [];
   for (const [id, { repo, name, paths }] of byId) {

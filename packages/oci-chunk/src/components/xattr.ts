@@ -10,6 +10,7 @@ import { DEFAULT_UPDATE_INTERVAL, intervalStability, parseUpdateInterval } from 
 
 export const COMPONENT_XATTR = 'user.component';
 export const INTERVAL_XATTR = 'user.update-interval';
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** Xattr values are stored base64-encoded; tools often add a trailing NUL to text values. */
 function decodeXattr(value: string): string {
@@ -33,6 +34,25 @@ function parentOf(path: string): string {
  * that inherited component.
  */
 export function loadXattrRepository(files: FileMap): Repository {
+  // Most images carry no component xattrs: then nothing is claimed, and no map over every path is built.
+  let declared = false;
+  for (const info of files.values()) {
+    if (info.xattrs[COMPONENT_XATTR] !== undefined) {
+      declared = true;
+      break;
+    }
+  }
+  if (!declared) {
+    return {
+      name: 'xattr',
+      priority: 0,
+      strong: () => NO_NAMES,
+      weak: () => NO_WEAK_CLAIMS,
+      meta: (): ComponentMeta => ({ stability: intervalStability(DEFAULT_UPDATE_INTERVAL), mtimeClamp: Infinity }),
+      newestChange: () => undefined,
+    };
+  }
+
   /** Effective component per path ('' for none), filled lazily from the nearest ancestor. */
   const effective = new Map<string, string>();
   const intervals = new Map<string, number>();

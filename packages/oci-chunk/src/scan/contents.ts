@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { forEachLayerEntry, type OciImage } from '../archive/index.ts';
 import { mayReadContent, type ContentStore } from '../components/image-fs.ts';
 import type { FileInfo } from '../types.ts';
+import type { ColumnFileMap } from './columns.ts';
 import { UserError, fsProblem, releaseBuffer } from '../util.ts';
 
 /** Bytes of file contents kept in memory at most (Debian minbase needs 5.3 MiB). */
@@ -26,12 +27,21 @@ export class ImageContents implements ContentStore {
   readonly #kept = new Map<number, Buffer>();
   #bytes = 0;
   #spooled = 0;
+  #files: ColumnFileMap | undefined;
 
   /** `scratch`: a directory (created when needed) for what is fetched past the budget. */
   constructor(image: OciImage, scratch: string, budget = KEPT_CONTENTS_BUDGET) {
     this.#image = image;
     this.#scratch = scratch;
     this.#budget = budget;
+  }
+
+  /**
+   * The scan's map, told where fetched files went: its FileInfo objects are made when asked, so
+   * changing one (as fetch does) would not change the map.
+   */
+  track(files: ColumnFileMap): void {
+    this.#files = files;
   }
 
   /** During the scan: whether to keep the `size` bytes of the file at `path`. */
@@ -79,7 +89,10 @@ export class ImageContents implements ContentStore {
         byOffset.delete(offset);
         if (this.#bytes + header.size <= this.#budget) return this.keep(layer, offset, header.size, body);
         const path = await this.#spool(body);
-        for (const file of list) file.content = { kind: 'path', path };
+        for (const file of list) {
+          file.content = { kind: 'path', path };
+          this.#files?.setHostPath(file.path, path);
+        }
       });
       if (byOffset.size > 0) throw new UserError(`${this.#image.source}: layer ${layer} changed since it was first read`);
     }

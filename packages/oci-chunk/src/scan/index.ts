@@ -33,7 +33,10 @@ export interface ImageScanOptions extends ScanOptions {
 
 function sortedMap(entries: Iterable<FileInfo>): FileMap {
   const list = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return new Map(list.map((f) => [f.path, f]));
+  // Filled one by one: no [path, info] pair per path on the way.
+  const map = new Map<string, FileInfo>();
+  for (const f of list) map.set(f.path, f);
+  return map;
 }
 
 /** Walks `root` with lstat (symlinks are never followed). */
@@ -111,15 +114,15 @@ const MAX_LINUX_ID = 0xfffffffe;
 /** Seconds representable as a JavaScript Date (100,000,000 days either side of 1970). */
 const MAX_TIME_SECONDS = 8.64e12;
 
-function checkHeader(header: TarHeader, where: string, path: string): void {
-  for (const [what, value] of [
-    ['uid', header.uid],
-    ['gid', header.gid],
-  ] as const) {
-    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LINUX_ID) {
-      throw new UserError(`${where}: ${quote(path)}: ${what} ${value} is outside Linux's range`);
-    }
+function checkId(what: string, value: number, where: string, path: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LINUX_ID) {
+    throw new UserError(`${where}: ${quote(path)}: ${what} ${value} is outside Linux's range`);
   }
+}
+
+function checkHeader(header: TarHeader, where: string, path: string): void {
+  checkId('uid', header.uid, where, path);
+  checkId('gid', header.gid, where, path);
   if (!Number.isSafeInteger(header.mtime) || Math.abs(header.mtime) > MAX_TIME_SECONDS) {
     throw new UserError(`${where}: ${quote(path)}: mtime ${header.mtime} is out of range`);
   }
@@ -152,15 +155,17 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
     const where = `${image.source}: layer ${i}`;
     /** Parents must be directories: writing through a symlink is how extracts escape their target. */
     const ensureParents = (path: string) => {
-      const missing: string[] = [];
+      // Usually the parent is there: no list then.
+      let missing: string[] | undefined;
       for (let p = parentPath(path); p !== '/'; p = parentPath(p)) {
-        const f = tree.get(p);
-        if (f) {
-          if (f.type !== 'directory') throw new UserError(`${where}: ${quote(path)} is below ${quote(p)}, which is a ${f.type}`);
+        const type = tree.typeOf(p);
+        if (type !== undefined) {
+          if (type !== 'directory') throw new UserError(`${where}: ${quote(path)} is below ${quote(p)}, which is a ${type}`);
           break;
         }
-        missing.push(p);
+        (missing ??= []).push(p);
       }
+      if (missing === undefined) return;
       for (const p of missing.reverse()) {
         tree.set(
           {
@@ -182,17 +187,18 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       }
     };
 
-    await forEachLayerEntry(image, i, async ({ header, offset, body }) => {
+    // Not an async function: most entries need no waiting, and a promise per entry is garbage.
+    await forEachLayerEntry(image, i, ({ header, offset, body }) => {
       // Unique per entry: a path replaced within a layer must not share an inode with the old one's links.
       const inode = ++serial;
       const path = imagePathFromEntryName(header.name, where);
-      if (path === '/') return;
+      if (path === '/') return undefined;
       const slash = path.lastIndexOf('/');
       const base = path.slice(slash + 1);
       const dir = parentPath(path);
       if (base === '.wh..wh..opq') {
         tree.opaque(dir, i);
-        return;
+        return undefined;
       }
       if (base.startsWith('.wh.')) {
         const target = base.slice(4);
@@ -200,16 +206,16 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
           throw new UserError(`${where}: whiteout ${quote(path)} names no file`);
         }
         tree.remove(dir === '/' ? `/${target}` : `${dir}/${target}`);
-        return;
+        return undefined;
       }
-      if (isPruned(path, prune)) return;
+      if (isPruned(path, prune)) return undefined;
       if (header.type === 'unknown') {
         throw new UserError(
           `${where}: ${quote(path)} has tar entry type ${quote(header.typeflag)}, which is not a file, directory or link`,
         );
       }
       if (header.type === 'character-device' || header.type === 'block-device' || header.type === 'fifo') {
-        if (options.skipSpecial) return;
+        if (options.skipSpecial) return undefined;
         throw new UserError(
           `${where}: ${quote(path)} is a ${header.type}; devices, FIFOs and sockets are not supported (prune it or skip special files)`,
         );
@@ -217,8 +223,8 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       checkHeader(header, where, path);
 
       ensureParents(path);
-      const existing = tree.get(path);
-      if (existing && !(existing.type === 'directory' && header.type === 'directory')) tree.remove(path);
+      const existing = tree.typeOf(path);
+      if (existing !== undefined && !(existing === 'directory' && header.type === 'directory')) tree.remove(path);
 
       const mode = header.mode & 0o7777;
       const xattrs = keptXattrs(header.xattrs, where, path);
@@ -243,31 +249,27 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
           );
           break;
         case 'file': {
-          let content: FileInfo['content'] = NO_CONTENT;
-          if (header.size > 0) {
-            if (spoolDir !== undefined) content = { kind: 'path', path: await spool(spoolDir, body) };
-            else {
-              content = { kind: 'layer', layer: i, offset };
-              if (contents?.wants(path, header.size)) await contents.keep(i, offset, header.size, body);
-            }
+          const file = (content: FileInfo['content']): FileInfo => ({
+            path,
+            type: 'file',
+            mode,
+            size: header.size,
+            uid: header.uid,
+            gid: header.gid,
+            mtime: header.mtime,
+            inode,
+            nlink: 1,
+            linkTarget: '',
+            xattrs,
+            content,
+          });
+          if (header.size === 0) tree.set(file(NO_CONTENT), i);
+          else if (spoolDir !== undefined)
+            return spool(spoolDir, body).then((spooled) => tree.set(file({ kind: 'path', path: spooled }), i));
+          else {
+            tree.set(file({ kind: 'layer', layer: i, offset }), i);
+            if (contents?.wants(path, header.size)) return contents.keep(i, offset, header.size, body);
           }
-          tree.set(
-            {
-              path,
-              type: 'file',
-              mode,
-              size: header.size,
-              uid: header.uid,
-              gid: header.gid,
-              mtime: header.mtime,
-              inode,
-              nlink: 1,
-              linkTarget: '',
-              xattrs,
-              content,
-            },
-            i,
-          );
           break;
         }
         case 'symlink': {
@@ -309,8 +311,10 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
           break;
         }
       }
+      return undefined;
     });
   }
-  countLinks(tree.infos());
-  return sortedMap(tree.infos());
+  const files = tree.toFileMap();
+  contents?.track(files);
+  return files;
 }

@@ -10,24 +10,18 @@
  *   subtrees (nothing from a lower layer can appear in them any more), so each path is visited at
  *   most once per layer it belongs to.
  *
- * Also enforces the bounds on the number of paths and on the metadata they hold.
+ * Also enforces the bounds on the number of paths and on the metadata they hold. Entries are kept
+ * as rows of columns (see columns.ts), and the tree as rows too (a parent, a layer, a clean mark
+ * and a byte count per row; children maps for directories only): an object per node cost 80 bytes
+ * of heap per path at the scan's peak.
  */
 import { MAX_IMAGE_PATHS, MAX_METADATA_BYTES } from '../limits.ts';
-import type { FileInfo } from '../types.ts';
-import { UserError } from '../util.ts';
+import type { FileInfo, FileType } from '../types.ts';
+import { UserError, compareCodeUnits } from '../util.ts';
+import { ColumnFileMap, FileColumns } from './columns.ts';
 
-interface Node {
-  info: FileInfo | undefined;
-  name: string;
-  parent: Node | undefined;
-  children: Map<string, Node> | undefined;
-  /** Layer that wrote the entry (or created it as a missing parent). */
-  layer: number;
-  /** Last layer whose opaque marker cleaned this subtree. */
-  cleanAt: number;
-  /** Metadata bytes accounted for this entry. */
-  bytes: number;
-}
+/** The root's row: it has no entry. */
+const ROOT = -1;
 
 function metadataBytes(info: FileInfo): number {
   // The path is held twice (path and inode of image entries); xattrs as base64 text.
@@ -37,8 +31,17 @@ function metadataBytes(info: FileInfo): number {
 }
 
 export class LayerTree {
-  readonly #byPath = new Map<string, Node>();
-  readonly #root: Node = { info: undefined, name: '', parent: undefined, children: new Map(), layer: -1, cleanAt: -1, bytes: 0 };
+  /** Path -> row of the entry there. */
+  readonly #byPath = new Map<string, number>();
+  readonly #columns = new FileColumns();
+  /** Per row: parent row (ROOT for top-level entries), layer that wrote it, last layer whose opaque marker cleaned it, metadata bytes. */
+  #parent = new Int32Array(256);
+  #layer = new Int32Array(256);
+  #cleanAt = new Int32Array(256);
+  #bytes = new Float64Array(256);
+  /** Name -> row, per row that has children (ROOT included). */
+  readonly #children = new Map<number, Map<string, number>>([[ROOT, new Map()]]);
+  #rootCleanAt = -1;
   #metadata = 0;
 
   /** Names the input in the messages of the limits. */
@@ -52,17 +55,41 @@ export class LayerTree {
     return this.#byPath.size;
   }
 
+  /** The type of the entry at `path`, undefined when there is none. */
+  typeOf(path: string): FileType | undefined {
+    const row = this.#byPath.get(path);
+    return row === undefined ? undefined : this.#columns.typeOf(row);
+  }
+
+  /** The entry at `path` as a new object (a hardlink's target), undefined when there is none. */
   get(path: string): FileInfo | undefined {
-    return this.#byPath.get(path)?.info;
+    const row = this.#byPath.get(path);
+    return row === undefined ? undefined : this.#columns.info(row);
   }
 
-  /** Every entry, in no particular order. */
-  *infos(): IterableIterator<FileInfo> {
-    for (const node of this.#byPath.values()) yield node.info as FileInfo;
+  /**
+   * The entries as a FileMap sorted by path, with nlink counted from the names each inode has.
+   * The tree is not used afterwards.
+   */
+  toFileMap(): ColumnFileMap {
+    const columns = this.#columns;
+    const rows = new Uint32Array(this.#byPath.size);
+    let n = 0;
+    for (const row of this.#byPath.values()) rows[n++] = row;
+    const paths = columns.paths;
+    rows.sort((a, b) => compareCodeUnits(paths[a]!, paths[b]!));
+    // The number of names the image itself holds per inode (regular files; others have 1).
+    const counts = new Map<number, number>();
+    for (const r of rows) if (columns.type[r] === 1) counts.set(columns.inode[r]!, (counts.get(columns.inode[r]!) ?? 0) + 1);
+    for (const r of rows) if (columns.type[r] === 1) columns.nlink[r] = counts.get(columns.inode[r]!) ?? 1;
+    // The map reads the tree's columns through the sorted rows: no copy at the scan's peak. Rows
+    // of entries a later layer replaced or removed stay unused.
+    return new ColumnFileMap(columns, rows);
   }
 
-  #node(path: string): Node | undefined {
-    return path === '/' ? this.#root : this.#byPath.get(path);
+  /** Row of `path`, ROOT for `/`, undefined when absent. */
+  #row(path: string): number | undefined {
+    return path === '/' ? ROOT : this.#byPath.get(path);
   }
 
   /**
@@ -74,23 +101,42 @@ export class LayerTree {
     const path = info.path;
     const bytes = metadataBytes(info);
     const existing = this.#byPath.get(path);
-    if (existing) {
-      this.#account(bytes - existing.bytes);
-      existing.info = info;
-      existing.layer = layer;
-      existing.bytes = bytes;
+    if (existing !== undefined) {
+      this.#account(bytes - this.#bytes[existing]!);
+      this.#columns.write(existing, info);
+      this.#layer[existing] = layer;
+      this.#bytes[existing] = bytes;
       return;
     }
     const slash = path.lastIndexOf('/');
-    const parent = this.#node(slash <= 0 ? '/' : path.slice(0, slash));
-    if (!parent) throw new Error(`${path}: parent missing in the layer tree`);
+    const parent = this.#row(slash <= 0 ? '/' : path.slice(0, slash));
+    if (parent === undefined) throw new Error(`${path}: parent missing in the layer tree`);
     if (this.#byPath.size >= MAX_IMAGE_PATHS) {
       throw new UserError(`${this.where}: the image has more than ${MAX_IMAGE_PATHS} paths, more than this tool handles`);
     }
     this.#account(bytes);
-    const node: Node = { info, name: path.slice(slash + 1), parent, children: undefined, layer, cleanAt: -1, bytes };
-    (parent.children ??= new Map()).set(node.name, node);
-    this.#byPath.set(path, node);
+    const row = this.#columns.add(info);
+    if (row === this.#parent.length) this.#grow(row * 2);
+    this.#parent[row] = parent;
+    this.#layer[row] = layer;
+    this.#cleanAt[row] = -1;
+    this.#bytes[row] = bytes;
+    let siblings = this.#children.get(parent);
+    if (siblings === undefined) this.#children.set(parent, (siblings = new Map<string, number>()));
+    siblings.set(path.slice(slash + 1), row);
+    this.#byPath.set(path, row);
+  }
+
+  #grow(capacity: number): void {
+    const grow = <T extends Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
+      const b = new make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.#parent = grow(this.#parent, Int32Array);
+    this.#layer = grow(this.#layer, Int32Array);
+    this.#cleanAt = grow(this.#cleanAt, Int32Array);
+    this.#bytes = grow(this.#bytes, Float64Array);
   }
 
   #account(delta: number): void {
@@ -104,17 +150,23 @@ export class LayerTree {
 
   /** Removes `path` and everything below it; nothing when it is absent. */
   remove(path: string): void {
-    const node = this.#byPath.get(path);
-    if (node) this.#removeSubtree(node);
+    const row = this.#byPath.get(path);
+    if (row !== undefined) this.#removeSubtree(row);
   }
 
-  #removeSubtree(top: Node): void {
-    top.parent?.children?.delete(top.name);
+  #removeSubtree(top: number): void {
+    const paths = this.#columns.paths;
+    const topPath = paths[top]!;
+    this.#children.get(this.#parent[top]!)?.delete(topPath.slice(topPath.lastIndexOf('/') + 1));
     const stack = [top];
-    for (let node = stack.pop(); node; node = stack.pop()) {
-      this.#byPath.delete((node.info as FileInfo).path);
-      this.#metadata -= node.bytes;
-      if (node.children) for (const child of node.children.values()) stack.push(child);
+    for (let row = stack.pop(); row !== undefined; row = stack.pop()) {
+      this.#byPath.delete(paths[row]!);
+      this.#metadata -= this.#bytes[row]!;
+      const children = this.#children.get(row);
+      if (children) {
+        for (const child of children.values()) stack.push(child);
+        this.#children.delete(row);
+      }
     }
   }
 
@@ -124,16 +176,19 @@ export class LayerTree {
    * not write goes with all it holds).
    */
   opaque(dir: string, layer: number): void {
-    const top = this.#node(dir);
-    if (!top || top.cleanAt === layer || (top.info && top.info.type !== 'directory')) return;
-    top.cleanAt = layer;
+    const top = this.#row(dir);
+    if (top === undefined) return;
+    if (top === ROOT ? this.#rootCleanAt === layer : this.#cleanAt[top] === layer || this.#columns.typeOf(top) !== 'directory') return;
+    if (top === ROOT) this.#rootCleanAt = layer;
+    else this.#cleanAt[top] = layer;
     const stack = [top];
-    for (let node = stack.pop(); node; node = stack.pop()) {
-      if (!node.children) continue;
-      for (const child of node.children.values()) {
-        if (child.layer < layer) this.#removeSubtree(child);
-        else if (child.cleanAt !== layer) {
-          child.cleanAt = layer;
+    for (let row = stack.pop(); row !== undefined; row = stack.pop()) {
+      const children = this.#children.get(row);
+      if (!children) continue;
+      for (const child of children.values()) {
+        if (this.#layer[child]! < layer) this.#removeSubtree(child);
+        else if (this.#cleanAt[child] !== layer) {
+          this.#cleanAt[child] = layer;
           stack.push(child);
         }
       }
