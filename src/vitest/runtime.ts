@@ -149,15 +149,15 @@ export function withoutStack(message: string): Error {
   return error;
 }
 
+/** What gates tests whose worker setup never records (another pool, isolate: false). */
+const SETUP_REMEDY = "measure these files in a project of their own with pool: 'forks' and isolate: true (test.projects)";
+
 /**
  * Every test that started in this process, in order (`file :: full name`). How much a test allocates
  * depends on how warm earlier tests left the code (JIT tiers, feedback, caches), so a test's figures
  * are compared only with figures taken after the same tests. Shared through the global object: with
  * isolate: false the setup file and this module are evaluated again for every test file.
  */
-/** What gates tests whose worker setup never records (another pool, isolate: false). */
-const SETUP_REMEDY = "measure these files in a project of their own with pool: 'forks' and isolate: true (test.projects)";
-
 const HISTORY_KEY = Symbol.for('alloc-tracker.test-history.v1');
 const history: string[] =
   ((globalThis as Record<symbol, unknown>)[HISTORY_KEY] as string[] | undefined) ??
