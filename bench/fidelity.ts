@@ -7,13 +7,11 @@
  *
  * Run: npm run bench:fidelity [-- --runs 30] [-- --modes default,counts] [-- --tolerance '{"percent":1}']
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/format/table.ts';
+import { freshProject, NODE_DIR, workDir } from './fresh-project.ts';
 
 const args = process.argv.slice(2);
 const option = (flag: string, fallback: string): string => {
@@ -24,18 +22,7 @@ const RUNS = Number(option('--runs', '30'));
 const MODES = option('--modes', 'default,counts').split(',');
 const TOLERANCE = option('--tolerance', '');
 const VITEST = option('--vitest', '5.1.1');
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-// Outside the repository: Vitest keeps its module cache under the workspace root it finds above the
-// project (this repository's node_modules), and two benches running at once would share it.
-const WORK = path.join(tmpdir(), `alloc-tracker-fidelity-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`);
-const NODE_DIR = path.dirname(process.execPath);
-const npmCli = path.join(NODE_DIR, '../lib/node_modules/npm/bin/npm-cli.js');
-const npm = (cwd: string, npmArgs: string[]): string =>
-  execFileSync(existsSync(npmCli) ? process.execPath : 'npm', [...(existsSync(npmCli) ? [npmCli] : []), ...npmArgs], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' },
-  });
+const WORK = workDir('fidelity');
 
 /** The phases: each allocates a few MB, so 2% is far above any absolute floor. */
 const WORK_SOURCE = `import { span } from 'alloc-tracker';
@@ -116,15 +103,7 @@ interface Run {
 }
 
 function setUp(): string {
-  rmSync(WORK, { recursive: true, force: true });
-  mkdirSync(WORK, { recursive: true });
-  console.log('packing the repository and installing it in a fresh project (real npm install)...');
-  const tarball = path.join(WORK, npm(REPO, ['pack', '--silent', '--pack-destination', WORK]).trim().split('\n').pop()!.trim());
-  const project = path.join(WORK, 'project');
-  mkdirSync(path.join(project, 'src'), { recursive: true });
-  mkdirSync(path.join(project, 'test'), { recursive: true });
-  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'fidelity', private: true, type: 'module' }));
-  npm(project, ['install', '--prefer-offline', '--no-save', tarball, `vitest@${VITEST}`]);
+  const project = freshProject(WORK, 'fidelity', [`vitest@${VITEST}`]);
   writeFileSync(path.join(project, 'src/work.ts'), WORK_SOURCE);
   writeFileSync(path.join(project, 'test/sync.test.ts'), SYNC_TEST);
   writeFileSync(path.join(project, 'test/async.test.ts'), ASYNC_TEST);
@@ -210,7 +189,7 @@ try {
       caught.get(phase) ?? '-',
     ]);
     console.log(
-      `\nMode ${mode} (${counts ? 'counts: true, sampler at interval 1' : 'plugin defaults: exact bytes, sites sampled every 4 KiB'}), ${RUNS} unchanged reruns with a CPU burner beside them; ` +
+      `\nMode ${mode} (${counts ? 'counts: true: exact counts without sites' : 'plugin defaults: exact bytes, sites sampled every 4 KiB'}), ${RUNS} unchanged reruns with a CPU burner beside them; ` +
         `${failedRuns} runs failed. Tolerance: ${TOLERANCE || 'the plugin default'}\n`,
     );
     console.log(

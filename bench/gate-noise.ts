@@ -7,28 +7,15 @@
  * run catches it.
  * Run: npm run bench:gate-noise [-- --runs 10]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/format/table.ts';
+import { freshProject, NODE_DIR, workDir } from './fresh-project.ts';
 
 const at = process.argv.indexOf('--runs');
 const RUNS = at === -1 ? 10 : Number(process.argv[at + 1]);
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-// Outside the repository: Vitest keeps its module cache under the workspace root it finds above the
-// project (this repository's node_modules), and two benches running at once would share it.
-const WORK = path.join(tmpdir(), `alloc-tracker-gate-noise-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`);
-const NODE_DIR = path.dirname(process.execPath);
-const npmCli = path.join(NODE_DIR, '../lib/node_modules/npm/bin/npm-cli.js');
-const npm = (cwd: string, args: string[]): string =>
-  execFileSync(existsSync(npmCli) ? process.execPath : 'npm', [...(existsSync(npmCli) ? [npmCli] : []), ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' },
-  });
+const WORK = workDir('gate-noise');
 
 /** Phases of different kinds; GROW=<test name> makes that test's `build` phase allocate 5% more. */
 const WORK_SOURCE = `import { span } from 'alloc-tracker';
@@ -84,15 +71,7 @@ interface Row {
   record?: { async: boolean } | null;
 }
 function setUp(): string {
-  rmSync(WORK, { recursive: true, force: true });
-  mkdirSync(WORK, { recursive: true });
-  console.log('packing the repository and installing it in a fresh project (real npm install)...');
-  const tarball = path.join(WORK, npm(REPO, ['pack', '--silent', '--pack-destination', WORK]).trim().split('\n').pop()!.trim());
-  const project = path.join(WORK, 'project');
-  mkdirSync(path.join(project, 'src'), { recursive: true });
-  mkdirSync(path.join(project, 'test'), { recursive: true });
-  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'gate-noise', private: true, type: 'module' }));
-  npm(project, ['install', '--prefer-offline', '--no-save', tarball, 'vitest@5.1.1', '@vitest/coverage-v8@5.1.1']);
+  const project = freshProject(WORK, 'gate-noise', ['vitest@5.1.1', '@vitest/coverage-v8@5.1.1']);
   writeFileSync(path.join(project, 'src/work.ts'), WORK_SOURCE);
   for (const [name, tests] of Object.entries(FILES)) writeFileSync(path.join(project, `test/${name}.test.ts`), testFile(name, tests));
   writeFileSync(path.join(project, 'data.txt'), Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n'));
