@@ -29,7 +29,7 @@ import {
   removeQuietly,
   sha256Hex,
 } from '../util.ts';
-import { forEachTarEntry, readTarEntries, type FileRange, type TarEntry } from './tar-reader.ts';
+import { forEachTarEntry, readTarEntries, type FileRange, type TarEntry, type TarHeader } from './tar-reader.ts';
 
 export { MAX_JSON_BYTES } from '../limits.ts';
 export type { TarEntry, TarHeader } from './tar-reader.ts';
@@ -381,22 +381,11 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
 
     const consume = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
       for await (const entry of readTarEntries(chunks, where)) {
-        const { name, type, size } = entry.header;
-        const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
-        if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
-        if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
-        seen.add(clean);
-        if (type === 'directory' || clean === '') continue;
-        if (size > archiveSize) {
-          // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
-          throw new UserError(`${where}: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`);
-        }
-        if (type !== 'file') {
-          const what = type === 'unknown' ? `an entry of unknown tar type ${quote(entry.header.typeflag)}` : `a ${type} entry`;
-          throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
-        }
-        if (clean === 'index.json' || clean === 'oci-layout') {
-          if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
+        const kind = classifyArchiveEntry(entry.header, seen, source, archiveSize);
+        if (kind === null) continue;
+        const size = entry.header.size;
+        if (kind.json) {
+          const clean = kind.json;
           const chunksOf: Buffer[] = [];
           for await (const c of entry.body) chunksOf.push(c);
           const bytes = Buffer.concat(chunksOf);
@@ -409,10 +398,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
           }
           continue;
         }
-        const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
-        if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
-        const digest = `sha256:${m[1]}`;
-        await storeBlob(entry, digest, size);
+        await storeBlob(entry, kind.digest, size);
       }
     };
 
@@ -493,33 +479,18 @@ export async function indexOciArchive(archivePath: string): Promise<OciImage> {
   try {
     const seen = new Set<string>();
     for await (const entry of readTarEntries({ file, start: 0, length: archiveSize }, where)) {
-      const { name, type, size } = entry.header;
-      const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
-      if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
-      if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
-      seen.add(clean);
-      if (type === 'directory' || clean === '') continue;
-      if (size > archiveSize) {
-        throw new UserError(`${where}: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`);
-      }
-      if (type !== 'file') {
-        const what = type === 'unknown' ? `an entry of unknown tar type ${quote(entry.header.typeflag)}` : `a ${type} entry`;
-        throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
-      }
-      if (clean === 'index.json' || clean === 'oci-layout') {
-        if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
-        if (clean === 'index.json') {
+      const kind = classifyArchiveEntry(entry.header, seen, source, archiveSize);
+      if (kind === null) continue;
+      if (kind.json) {
+        if (kind.json === 'index.json') {
           const chunks: Buffer[] = [];
           for await (const c of entry.body) chunks.push(Buffer.from(c));
           indexBytes = Buffer.concat(chunks);
         }
         continue;
       }
-      const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
-      if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
-      const digest = `sha256:${m[1]}`;
-      store.sizes.set(digest, size);
-      store.offsets?.set(digest, entry.offset);
+      store.sizes.set(kind.digest, entry.header.size);
+      store.offsets?.set(kind.digest, entry.offset);
     }
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -529,6 +500,40 @@ export async function indexOciArchive(archivePath: string): Promise<OciImage> {
     file.close();
   }
   return imageFromStore(store, indexBytes, undefined);
+}
+
+/** What an oci-archive entry holds: one of its two JSON files, or a blob (`json` empty) by digest. */
+type ArchiveEntryKind = { json: 'index.json' | 'oci-layout'; digest: '' } | { json: ''; digest: string };
+
+/**
+ * The checks every entry of an oci-archive passes, whoever reads it: entry count, no name twice, a
+ * size the archive can hold, regular files only, JSON files within bounds, blobs named by digest.
+ * Null for what is skipped (directories, the root).
+ */
+function classifyArchiveEntry(header: TarHeader, seen: Set<string>, source: string, archiveSize: number): ArchiveEntryKind | null {
+  const { name, type, size } = header;
+  const clean = name.replace(/^\.\//, '').replace(/\/$/, '');
+  if (seen.size >= MAX_ARCHIVE_ENTRIES) throw new UserError(`${source}: more than ${MAX_ARCHIVE_ENTRIES} entries in an oci-archive`);
+  if (seen.has(clean)) throw new UserError(`${source}: entry ${quote(name)} appears twice in the archive`);
+  seen.add(clean);
+  if (type === 'directory' || clean === '') return null;
+  if (size > archiveSize) {
+    // A header may claim any size; refusing early gives a clear message instead of "unexpected end".
+    throw new UserError(
+      `${source}: corrupt or truncated archive: entry ${quote(name)} declares ${size} bytes but the archive has only ${archiveSize}`,
+    );
+  }
+  if (type !== 'file') {
+    const what = type === 'unknown' ? `an entry of unknown tar type ${quote(header.typeflag)}` : `a ${type} entry`;
+    throw new UserError(`${source}: unexpected ${what} ${quote(name)} in an oci-archive`);
+  }
+  if (clean === 'index.json' || clean === 'oci-layout') {
+    if (size > MAX_JSON_BYTES) throw new UserError(`${source}: ${clean} is too large (${size} bytes)`);
+    return { json: clean, digest: '' };
+  }
+  const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(clean);
+  if (!m) throw new UserError(`${source}: unexpected entry ${quote(name)} in an oci-archive`);
+  return { json: '', digest: `sha256:${m[1]}` };
 }
 
 /** True when `head` (a blob's first bytes) starts like a JSON object: white space, then "{". */
