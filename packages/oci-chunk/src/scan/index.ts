@@ -82,6 +82,35 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
   return sortedMap(out);
 }
 
+/**
+ * The FileInfo of a directory, file or symlink entry of a layer: what its header says (a file's size
+ * only; permission bits without the type), and what the scan decided (inode, xattrs, content).
+ */
+function entryInfo(
+  header: TarHeader,
+  type: FileInfo['type'],
+  path: string,
+  inode: number,
+  xattrs: FileInfo['xattrs'],
+  linkTarget: string,
+  content: FileInfo['content'],
+): FileInfo {
+  return {
+    path,
+    type,
+    mode: header.mode & 0o7777,
+    size: type === 'file' ? header.size : 0,
+    uid: header.uid,
+    gid: header.gid,
+    mtime: header.mtime,
+    inode,
+    nlink: 1,
+    linkTarget,
+    xattrs,
+    content,
+  };
+}
+
 /** Recomputes nlink from inode groups: the number of names the image itself holds. */
 function countLinks(files: Iterable<FileInfo>): void {
   const counts = new Map<string | number, number>();
@@ -226,48 +255,19 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       const existing = tree.typeOf(path);
       if (existing !== undefined && !(existing === 'directory' && header.type === 'directory')) tree.remove(path);
 
-      const mode = header.mode & 0o7777;
       const xattrs = keptXattrs(header.xattrs, where, path);
       switch (header.type) {
         case 'directory':
-          tree.set(
-            {
-              path,
-              type: 'directory',
-              mode,
-              size: 0,
-              uid: header.uid,
-              gid: header.gid,
-              mtime: header.mtime,
-              inode,
-              nlink: 1,
-              linkTarget: '',
-              xattrs,
-              content: NO_CONTENT,
-            },
-            i,
-          );
+          tree.set(entryInfo(header, 'directory', path, inode, xattrs, '', NO_CONTENT), i);
           break;
         case 'file': {
-          const file = (content: FileInfo['content']): FileInfo => ({
-            path,
-            type: 'file',
-            mode,
-            size: header.size,
-            uid: header.uid,
-            gid: header.gid,
-            mtime: header.mtime,
-            inode,
-            nlink: 1,
-            linkTarget: '',
-            xattrs,
-            content,
-          });
-          if (header.size === 0) tree.set(file(NO_CONTENT), i);
+          if (header.size === 0) tree.set(entryInfo(header, 'file', path, inode, xattrs, '', NO_CONTENT), i);
           else if (spoolDir !== undefined)
-            return spool(spoolDir, body).then((spooled) => tree.set(file({ kind: 'path', path: spooled }), i));
+            return spool(spoolDir, body).then((spooled) =>
+              tree.set(entryInfo(header, 'file', path, inode, xattrs, '', { kind: 'path', path: spooled }), i),
+            );
           else {
-            tree.set(file({ kind: 'layer', layer: i, offset }), i);
+            tree.set(entryInfo(header, 'file', path, inode, xattrs, '', { kind: 'layer', layer: i, offset }), i);
             if (contents?.wants(path, header.size)) return contents.keep(i, offset, header.size, body);
           }
           break;
@@ -279,23 +279,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
               `${where}: symlink ${quote(path)} has ${target === '' ? 'an empty target' : `a target ${quote(target, 60)} no Linux symlink can have (empty, NUL or over ${MAX_LINK_TARGET_BYTES} bytes)`}`,
             );
           }
-          tree.set(
-            {
-              path,
-              type: 'symlink',
-              mode,
-              size: 0,
-              uid: header.uid,
-              gid: header.gid,
-              mtime: header.mtime,
-              inode,
-              nlink: 1,
-              linkTarget: target,
-              xattrs,
-              content: NO_CONTENT,
-            },
-            i,
-          );
+          tree.set(entryInfo(header, 'symlink', path, inode, xattrs, target, NO_CONTENT), i);
           break;
         }
         case 'link': {
