@@ -49,6 +49,27 @@ export interface FileInfo {
 }
 
 /**
+ * A directory no entry described (a parent the layer left out, or one only a component list names):
+ * root's, mode 0755, time 0, so that builds stay reproducible.
+ */
+export function impliedDirectory(path: string, inode: string | number): FileInfo {
+  return {
+    path,
+    type: 'directory',
+    mode: 0o755,
+    size: 0,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    inode,
+    nlink: 1,
+    linkTarget: '',
+    xattrs: NO_XATTRS,
+    content: NO_CONTENT,
+  };
+}
+
+/**
  * Path -> info, iterated in sorted path order (code point order). The root `/` is not an entry.
  * Read-only: an image scan's map holds its entries as columns and makes each FileInfo when asked.
  */

@@ -27,7 +27,7 @@ import {
   type ImageConfig,
   type OciImage,
 } from '../archive/index.ts';
-import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap, type LayerGroup } from '../types.ts';
+import { impliedDirectory, type FileInfo, type FileMap, type LayerGroup } from '../types.ts';
 import { MAX_ID } from '../limits.ts';
 import {
   UserError,
@@ -134,22 +134,7 @@ export function layerPaths(group: LayerGroup): string[] {
 
 /** The entry at `path`: the map's, or a directory the scan never saw (only with hand-made component lists). */
 function entryInfo(files: FileMap, path: string): FileInfo {
-  const info = files.get(path);
-  if (info) return info;
-  return {
-    path,
-    type: 'directory',
-    mode: 0o755,
-    size: 0,
-    uid: 0,
-    gid: 0,
-    mtime: 0,
-    inode: path,
-    nlink: 1,
-    linkTarget: '',
-    xattrs: NO_XATTRS,
-    content: NO_CONTENT,
-  };
+  return files.get(path) ?? impliedDirectory(path, path);
 }
 
 function paxFor(info: FileInfo): [string, string][] | undefined {

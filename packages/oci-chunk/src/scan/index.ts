@@ -6,7 +6,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { forEachLayerEntry, type OciImage, type TarHeader } from '../archive/index.ts';
 import { MAX_IMAGE_PATHS, MAX_LINK_TARGET_BYTES, MAX_XATTR_LIST_BYTES } from '../limits.ts';
-import { NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap } from '../types.ts';
+import { impliedDirectory, NO_CONTENT, NO_XATTRS, type FileInfo, type FileMap } from '../types.ts';
 import { UserError, imagePathFromEntryName, parentPath, progress, quote } from '../util.ts';
 import { isPruned, type PruneRule } from './prune.ts';
 import { writeScratchFile, type ImageContents } from './contents.ts';
@@ -86,7 +86,7 @@ export async function scanDirectory(root: string, options: ScanOptions = {}): Pr
  * The FileInfo of a directory, file or symlink entry of a layer: what its header says (a file's size
  * only; permission bits without the type), and what the scan decided (inode, xattrs, content).
  */
-function entryInfo(
+function infoFromHeader(
   header: TarHeader,
   type: FileInfo['type'],
   path: string,
@@ -196,23 +196,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       }
       if (missing === undefined) return;
       for (const p of missing.reverse()) {
-        tree.set(
-          {
-            path: p,
-            type: 'directory',
-            mode: 0o755,
-            size: 0,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            inode: ++serial,
-            nlink: 1,
-            linkTarget: '',
-            xattrs: NO_XATTRS,
-            content: NO_CONTENT,
-          },
-          i,
-        );
+        tree.set(impliedDirectory(p, ++serial), i);
       }
     };
 
@@ -258,16 +242,16 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       const xattrs = keptXattrs(header.xattrs, where, path);
       switch (header.type) {
         case 'directory':
-          tree.set(entryInfo(header, 'directory', path, inode, xattrs, '', NO_CONTENT), i);
+          tree.set(infoFromHeader(header, 'directory', path, inode, xattrs, '', NO_CONTENT), i);
           break;
         case 'file': {
-          if (header.size === 0) tree.set(entryInfo(header, 'file', path, inode, xattrs, '', NO_CONTENT), i);
+          if (header.size === 0) tree.set(infoFromHeader(header, 'file', path, inode, xattrs, '', NO_CONTENT), i);
           else if (spoolDir !== undefined)
             return spool(spoolDir, body).then((spooled) =>
-              tree.set(entryInfo(header, 'file', path, inode, xattrs, '', { kind: 'path', path: spooled }), i),
+              tree.set(infoFromHeader(header, 'file', path, inode, xattrs, '', { kind: 'path', path: spooled }), i),
             );
           else {
-            tree.set(entryInfo(header, 'file', path, inode, xattrs, '', { kind: 'layer', layer: i, offset }), i);
+            tree.set(infoFromHeader(header, 'file', path, inode, xattrs, '', { kind: 'layer', layer: i, offset }), i);
             if (contents?.wants(path, header.size)) return contents.keep(i, offset, header.size, body);
           }
           break;
@@ -279,7 +263,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
               `${where}: symlink ${quote(path)} has ${target === '' ? 'an empty target' : `a target ${quote(target, 60)} no Linux symlink can have (empty, NUL or over ${MAX_LINK_TARGET_BYTES} bytes)`}`,
             );
           }
-          tree.set(entryInfo(header, 'symlink', path, inode, xattrs, target, NO_CONTENT), i);
+          tree.set(infoFromHeader(header, 'symlink', path, inode, xattrs, target, NO_CONTENT), i);
           break;
         }
         case 'link': {
