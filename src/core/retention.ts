@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { readHeap } from './counter.ts';
-import { attributeNodes, HeapSampler, registerHarnessFile, type SiteBytes } from './sampler.ts';
+import { attributeNodes, HeapSampler, registerHarnessFile, retentionMarker, samplesOfMarker, type SiteBytes } from './sampler.ts';
 
 registerHarnessFile(import.meta.url);
 
@@ -49,21 +49,6 @@ export function liveBytes(): { heap: number; external: number } {
   return { heap: reading.used, external: reading.external };
 }
 
-/**
- * A marker is an array of this odd length, allocated by `retentionMarker`: nothing else that function
- * allocates has its size (its first calls also allocate feedback), so marker samples are told apart by
- * node and size.
- */
-const MARK_LENGTH = 97;
-/** V8 allocates the array and its backing store together: a 32-byte JSArray and 16 B + 8 B per element. */
-const MARK_BYTES = 32 + 16 + 8 * MARK_LENGTH;
-/** Once V8 tracks the allocation site of `new Array`, an allocation memento follows the array. */
-const MEMENTO_BYTES = 16;
-type RetentionMark = unknown[];
-function retentionMarker(): RetentionMark {
-  return new Array<unknown>(MARK_LENGTH);
-}
-
 /** Where the retained figures of a tracked call go once evaluated. */
 export interface RetentionTarget {
   /**
@@ -91,7 +76,7 @@ class RetentionTracker {
   /** Whether the live-object profiler runs (it makes every allocation buffer one object). */
   running = false;
   /** Markers in allocation order; kept alive (they must be in the live profile) until evaluation. */
-  private markers: RetentionMark[] = [];
+  private markers: object[] = [];
   private calls: TrackedCall[] = [];
   private open = 0;
   /** Set when the profiler could not be started (another heap profile runs): calls are not tracked. */
@@ -153,17 +138,16 @@ class RetentionTracker {
     }
 
     const nodes = attributeNodes(profile.head);
-    const markerNodes = new Set<number>();
-    const visitMarkers = (node: typeof profile.head): void => {
-      if (node.callFrame.functionName === 'retentionMarker') markerNodes.add(node.id);
-      for (const child of node.children) visitMarkers(child);
-    };
-    visitMarkers(profile.head);
-    const markerOrdinals: number[] = [];
+    // The markers are the samples of the one size that the marker function allocated exactly
+    // `markerCount` times; anything else in its frame (its feedback, once) is the harness's.
+    const inMarkerFrame = samplesOfMarker(profile, 'retentionMark');
+    const sizes = new Map<number, number>();
+    for (const s of inMarkerFrame) sizes.set(s.size, (sizes.get(s.size) ?? 0) + 1);
+    const markerSize = [...sizes].find(([, n]) => n === markerCount)?.[0];
+    const markerOrdinals = inMarkerFrame.filter((s) => s.size === markerSize).map((s) => s.ordinal);
     const samples: { ordinal: number; size: number; nodeId: number }[] = [];
     profile.forEachSample((nodeId, size, ordinal) => {
-      if (markerNodes.has(nodeId) && (size === MARK_BYTES || size === MARK_BYTES + MEMENTO_BYTES)) markerOrdinals.push(ordinal);
-      else if (!nodes.get(nodeId)?.harness) samples.push({ ordinal, size, nodeId });
+      if (!nodes.get(nodeId)?.harness) samples.push({ ordinal, size, nodeId });
     });
     // Only now may the markers go: a collected one would leave its call without a bound.
     this.markers = [];

@@ -210,13 +210,15 @@ class InspectorBackend implements Backend {
  * is sampled with their own frame on top, and nothing else is.
  */
 const MARKER_FILE = 'alloc-tracker:segment-marker';
-const MARKER_SOURCE = '[function segmentStart() { return {}; }, function segmentEnd() { return {}; }]';
-let markerFunctions: [start: () => object, end: () => object] | null = null;
+const MARKER_SOURCE =
+  '[function segmentStart() { return {}; }, function segmentEnd() { return {}; }, function retentionMark() { return {}; }]';
+type MarkerName = 'segmentStart' | 'segmentEnd' | 'retentionMark';
+let markerFunctions: [start: () => object, end: () => object, retention: () => object] | null = null;
 
 /** Makes the marker functions (a new context: ~0.7 MB allocated once); call outside any measured window. */
 export function prepareMarkers(): void {
   if (markerFunctions) return;
-  markerFunctions = vm.runInNewContext(MARKER_SOURCE, {}, { filename: MARKER_FILE }) as [() => object, () => object];
+  markerFunctions = vm.runInNewContext(MARKER_SOURCE, {}, { filename: MARKER_FILE }) as [() => object, () => object, () => object];
   // Their first calls allocate feedback; later ones may too (tier-ups), in their own frames, so those
   // allocations are the markers' and come off a segment's count and bytes.
   for (let i = 0; i < 2; i++) for (const marker of markerFunctions) marker();
@@ -232,35 +234,40 @@ export function endMarker(): object {
   return markerFunctions![1]();
 }
 
+/** A retention marker (a boundary of a tracked call); keep it alive until the profile stops. */
+export function retentionMarker(): object {
+  prepareMarkers();
+  return markerFunctions![2]();
+}
+
+/** The samples taken in marker function `name`'s frame: its markers, and whatever else it allocated. */
+export function samplesOfMarker(profile: SamplingProfile, name: MarkerName): { ordinal: number; size: number }[] {
+  const nodes = new Set<number>();
+  const visit = (node: ProfileNode): void => {
+    if (node.callFrame.url === MARKER_FILE && node.callFrame.functionName === name) nodes.add(node.id);
+    for (const child of node.children) visit(child);
+  };
+  visit(profile.head);
+  const samples: { ordinal: number; size: number }[] = [];
+  profile.forEachSample((nodeId, size, ordinal) => {
+    if (nodes.has(nodeId)) samples.push({ ordinal, size });
+  });
+  return samples;
+}
+
 /**
  * The allocations between the one start marker and the one end marker of a live-only profile (with
  * the markers kept alive), and the bytes the marker calls allocated. Null when either is missing.
  */
 export function countBetweenMarkers(profile: SamplingProfile): { count: number; markerBytes: number } | null {
-  const startNodes = new Set<number>();
-  const endNodes = new Set<number>();
-  const visit = (node: ProfileNode): void => {
-    if (node.callFrame.url === MARKER_FILE) {
-      if (node.callFrame.functionName === 'segmentStart') startNodes.add(node.id);
-      else if (node.callFrame.functionName === 'segmentEnd') endNodes.add(node.id);
-    }
-    for (const child of node.children) visit(child);
-  };
-  visit(profile.head);
+  const start = samplesOfMarker(profile, 'segmentStart');
+  const end = samplesOfMarker(profile, 'segmentEnd');
+  if (start.length === 0 || end.length === 0) return null;
   // The start call's last sample and the end call's first.
-  let lastOfStart = -1;
-  let firstOfEnd = Number.POSITIVE_INFINITY;
-  let markerBytes = 0;
-  profile.forEachSample((nodeId, size, ordinal) => {
-    if (startNodes.has(nodeId)) {
-      lastOfStart = Math.max(lastOfStart, ordinal);
-      markerBytes += size;
-    } else if (endNodes.has(nodeId)) {
-      firstOfEnd = Math.min(firstOfEnd, ordinal);
-      markerBytes += size;
-    }
-  });
-  if (lastOfStart === -1 || firstOfEnd === Number.POSITIVE_INFINITY || firstOfEnd <= lastOfStart) return null;
+  const lastOfStart = Math.max(...start.map((s) => s.ordinal));
+  const firstOfEnd = Math.min(...end.map((s) => s.ordinal));
+  if (firstOfEnd <= lastOfStart) return null;
+  const markerBytes = [...start, ...end].reduce((sum, s) => sum + s.size, 0);
   return { count: firstOfEnd - lastOfStart - 1, markerBytes };
 }
 
