@@ -9,7 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { MAX_ARCHIVE_ENTRIES, MAX_IMAGE_LAYERS, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../limits.ts';
@@ -379,15 +379,18 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
     /** Set when writing a scratch file failed: that is the disk's fault, not the archive's. */
     let writeFailure: UserError | undefined;
 
-    const consume = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
-      for await (const entry of readTarEntries(chunks, where)) {
+    // Read through one reused buffer (RangeSource): a piece is valid until the next read, so what is
+    // kept is copied and what is dropped is only hashed. Streamed chunks, each a fresh buffer, waited
+    // for a GC: 512 MiB of dropped blobs peaked at 440-570 MiB RSS in some runs.
+    const consume = async (): Promise<void> => {
+      for await (const entry of readTarEntries({ file, start: 0, length: archiveSize }, where)) {
         const kind = classifyArchiveEntry(entry.header, seen, source, archiveSize);
         if (kind === null) continue;
         const size = entry.header.size;
         if (kind.json) {
           const clean = kind.json;
           const chunksOf: Buffer[] = [];
-          for await (const c of entry.body) chunksOf.push(c);
+          for await (const c of entry.body) chunksOf.push(Buffer.from(c));
           const bytes = Buffer.concat(chunksOf);
           if (clean === 'index.json') indexBytes = bytes;
           if (layoutDir) {
@@ -402,32 +405,48 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
       }
     };
 
+    const verifyBlob = (digest: string, actual: string): void => {
+      if (`sha256:${actual}` !== digest) {
+        throw new UserError(`${source}: blob ${digest} does not match its digest (content hashes to sha256:${actual})`);
+      }
+    };
     const storeBlob = async (entry: TarEntry, digest: string, size: number): Promise<void> => {
-      const hasher = new HashingPassThrough();
       // Without a layout, only what could be a JSON document (small, and starting with "{") is kept
       // for reading back: layers (gzip, zstd, tar) are hashed and dropped.
       const chunks = entry.body[Symbol.asyncIterator]();
       const first = await chunks.next();
       const head = first.done ? Buffer.alloc(0) : first.value;
       const keep = layoutDir !== undefined || (size <= MAX_JSON_BYTES && mayBeJson(head));
-      const inMemory = layoutDir === undefined && keep && size <= memoryLeft;
+      if (!keep) {
+        // Hashed where it lies, before the next read reuses the buffer.
+        const hash = createHash('sha256').update(head);
+        let bytes = head.length;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+          hash.update(next.value);
+          bytes += next.value.length;
+        }
+        verifyBlob(digest, hash.digest('hex'));
+        store.sizes.set(digest, bytes);
+        return;
+      }
+      const hasher = new HashingPassThrough();
+      const inMemory = layoutDir === undefined && size <= memoryLeft;
       if (inMemory) memoryLeft -= size;
+      // Copies: the pipeline reads ahead of its sink.
       const body = (async function* () {
-        if (!first.done) yield head;
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+        if (!first.done) yield Buffer.from(head);
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield Buffer.from(next.value);
       })();
-      const path = keep && !inMemory ? blobPath(await blobDirNow(), digest) : '';
+      const path = inMemory ? '' : blobPath(await blobDirNow(), digest);
       const held: Buffer[] = [];
-      const sink: Writable = !keep
-        ? new PassThrough().resume()
-        : inMemory
-          ? new Writable({
-              write(chunk: Buffer, _encoding, callback) {
-                held.push(chunk);
-                callback();
-              },
-            })
-          : createWriteStream(path, { flags: 'wx' });
+      const sink: Writable = inMemory
+        ? new Writable({
+            write(chunk: Buffer, _encoding, callback) {
+              held.push(chunk);
+              callback();
+            },
+          })
+        : createWriteStream(path, { flags: 'wx' });
       let sinkError: unknown;
       sink.once('error', (e) => (sinkError = e));
       try {
@@ -438,17 +457,14 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
         }
         throw e;
       }
-      const actual = hasher.hash.digest('hex');
-      if (`sha256:${actual}` !== digest) {
-        throw new UserError(`${source}: blob ${digest} does not match its digest (content hashes to sha256:${actual})`);
-      }
+      verifyBlob(digest, hasher.hash.digest('hex'));
       store.sizes.set(digest, hasher.bytes);
       if (inMemory) store.memory.set(digest, Buffer.concat(held));
-      else if (keep) store.spilled?.add(digest);
+      else store.spilled?.add(digest);
     };
 
     try {
-      await pipeline(file.stream(), consume);
+      await consume();
     } catch (e) {
       if (writeFailure) throw writeFailure;
       if (e instanceof UserError) throw e;
