@@ -5,6 +5,7 @@
  * Prints each phase's wall time, the process's RSS after it, the peak RSS so far, and the V8 heap
  * and ArrayBuffer bytes in use after a forced GC (with --expose-gc) to tell live data from garbage.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openImage } from '../src/archive/index.ts';
@@ -31,13 +32,18 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 let last = performance.now();
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+/**
+ * This process's peak resident set (VmHWM). Not resourceUsage().maxRSS: Linux carries the maximum over
+ * execve, so a process forked from a larger one (npm, a test worker) reports its parent's peak.
+ */
+const peakBytes = (): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) * 1024;
 function report(phase: string, extra = ''): void {
   const now = performance.now();
   const rss = process.memoryUsage().rss;
   gc?.();
   const m = process.memoryUsage();
   process.stdout.write(
-    `${phase.padEnd(12)} ${((now - last) / 1000).toFixed(2).padStart(6)} s  rss ${mib(rss).padStart(10)}  peak ${mib(process.resourceUsage().maxRSS * 1024).padStart(10)}` +
+    `${phase.padEnd(12)} ${((now - last) / 1000).toFixed(2).padStart(6)} s  rss ${mib(rss).padStart(10)}  peak ${mib(peakBytes()).padStart(10)}` +
       `  heap ${mib(m.heapUsed).padStart(9)} of ${mib(m.heapTotal).padStart(9)}  arrayBuffers ${mib(m.arrayBuffers).padStart(9)} ${extra}\n`,
   );
   last = performance.now();
