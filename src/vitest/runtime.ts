@@ -299,8 +299,10 @@ export class WorkerRuntime {
     // A full collection first: V8 empties caches at major GCs (number-to-string, regexp results), and
     // whether one ran since the last test depends on the runner's own messages, that is on timing. From
     // an emptied cache, 'line ' + i allocates the same in every run (bench:fidelity: a string phase's
-    // spread fell from 115 kB to 288 B over its reruns).
-    collectGarbage();
+    // spread fell from 115 kB to 288 B over its reruns). Not when counting: there the phases repeated
+    // without it (11 of 11 reruns of the fidelity suite under a CPU burner, strings included), and with
+    // it a Map phase lost 65 allocations in 2 of 12 and an object loop one in 2 of 12.
+    if (this.settings.samplingInterval !== 1) collectGarbage();
     const { wholeRun, partialBecause, partialRemedy, setup } = this.wholeRun(task, before);
     const retained = this.settings.retained || (task.file ? this.usesRetention(task.file) : false);
     const session = new Session({
