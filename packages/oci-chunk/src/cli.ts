@@ -202,10 +202,10 @@ export function handleSignals(): void {
  * build re-executes itself with it (the same process, by execve) unless the flag was given. glibc
  * also gives each thread-pool thread that compresses its own malloc arena, and each keeps the
  * memory of the zlib streams it freed: one arena takes about 10 MiB off a compressed build
- * (unless the caller chose a value). MALLOC_MMAP_THRESHOLD_ fixes glibc's mmap threshold at 64 KiB: by
- * default it rises to the size of the largest mmap-ed block freed, after which the build's 128 KiB
- * blocks and zlib's buffers come from the brk heap, which fragments and is not returned (12-17 MiB
- * at 1e5 files). `--expose-gc` lets chunkImage collect between phases (collectGarbage in util.ts).
+ * (unless the caller chose a value). glibc's mmap threshold is left to rise: fixed at 64 KiB, every
+ * 1 MiB decompressor buffer was a fresh mmap, faulted in page by page, for 2-4 MiB less peak RSS;
+ * the Debian build took 1.5x as long and a 512 MiB image twice as long (`/usr/bin/time`, alternating).
+ * `--expose-gc` lets chunkImage collect between phases (collectGarbage in util.ts).
  */
 const HEAP_FLAGS = ['--max-semi-space-size=4', '--expose-gc'];
 
@@ -214,7 +214,7 @@ function reexecWithHeapFlags(argv: string[]): void {
   if (argv[0] !== 'build' || argv.includes('--alloc-report') || !process.execve || !process.argv[1]) return;
   const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
   if (given.some((flag) => flag.startsWith('--max-semi-space-size'))) return;
-  const env = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: String(64 * 1024), ...process.env };
+  const env = { MALLOC_ARENA_MAX: '1', ...process.env };
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...HEAP_FLAGS, process.argv[1], ...argv], env);
 }
 

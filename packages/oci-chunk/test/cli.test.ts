@@ -118,7 +118,9 @@ suite('oci-chunk CLI', async () => {
       expect(argv).toContain('--max-semi-space-size=4');
       expect(argv).toContain('--expose-gc');
       expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? '1'}`);
-      expect(environ).toContain(`MALLOC_MMAP_THRESHOLD_=${process.env['MALLOC_MMAP_THRESHOLD_'] ?? '65536'}`);
+      // glibc's mmap threshold is left alone: a fixed one made builds up to 2x slower.
+      if (process.env['MALLOC_MMAP_THRESHOLD_'] === undefined)
+        expect(environ.some((v) => v.startsWith('MALLOC_MMAP_THRESHOLD_='))).toBe(false);
       expect(argv.slice(argv.indexOf('build'))).toEqual(['build', rootfs, '-o', join(dir, 'semi.tar'), '--compressed', '']);
     },
   );
