@@ -417,13 +417,18 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
       const first = await chunks.next();
       const head = first.done ? Buffer.alloc(0) : first.value;
       const keep = layoutDir !== undefined || (size <= MAX_JSON_BYTES && mayBeJson(head));
+      /** The whole body again, head first; each piece is valid until the next is asked for. */
+      const pieces = async function* (): AsyncGenerator<Buffer, void, undefined> {
+        if (!first.done) yield head;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      };
       if (!keep) {
         // Hashed where it lies, before the next read reuses the buffer.
-        const hash = createHash('sha256').update(head);
-        let bytes = head.length;
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-          hash.update(next.value);
-          bytes += next.value.length;
+        const hash = createHash('sha256');
+        let bytes = 0;
+        for await (const piece of pieces()) {
+          hash.update(piece);
+          bytes += piece.length;
         }
         verifyBlob(digest, hash.digest('hex'));
         store.sizes.set(digest, bytes);
@@ -434,8 +439,7 @@ export async function readOciArchive(archivePath: string, layoutDir?: string): P
       if (inMemory) memoryLeft -= size;
       // Copies: the pipeline reads ahead of its sink.
       const body = (async function* () {
-        if (!first.done) yield Buffer.from(head);
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield Buffer.from(next.value);
+        for await (const piece of pieces()) yield Buffer.from(piece);
       })();
       const path = inMemory ? '' : blobPath(await blobDirNow(), digest);
       const held: Buffer[] = [];
