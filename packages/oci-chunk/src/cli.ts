@@ -9,9 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { extractImage } from './extract.ts';
-import { computeReuse, formatInspect, formatReuse, inspectArchive } from './inspect.ts';
-import { chunkImage, type ChunkOptions } from './pipeline.ts';
+// The commands' modules (and the tracker, which the pipeline imports) are loaded by the command
+// that needs them: a build re-executes itself first (reexecWithHeapFlags), and loading them twice
+// cost 60-70 ms of every build (`performance.now()` when pipeline.js had loaded: 126-149 ms, twice).
+import type { ChunkOptions, ChunkResult } from './pipeline.ts';
 import { UserError, escapeControl, formatBinaryBytes, isFsError, isMainModule, progressDone, removeAllPending } from './util.ts';
 
 const USAGE = `usage:
@@ -67,6 +68,7 @@ async function build(args: string[]): Promise<void> {
     process.stderr.write(`warning: --max-layers ${options.maxLayers} is above 500; many runtimes limit layer counts\n`);
   }
 
+  const { chunkImage } = await import('./pipeline.ts');
   if (values['alloc-report']) {
     // Allocation figures repeat only under the tracker's flags (single-threaded V8, object-sized
     // allocation, no pretenuring): run the build in a child that has them.
@@ -95,7 +97,7 @@ async function build(args: string[]): Promise<void> {
   printBuildSummary(output, await chunkImage(input, output, options));
 }
 
-function printBuildSummary(output: string, r: Awaited<ReturnType<typeof chunkImage>>): void {
+function printBuildSummary(output: string, r: ChunkResult): void {
   const total = r.layers.reduce((s, l) => s + l.size, 0);
   process.stdout.write(
     `${escapeControl(output)}: ${r.layers.length} layers (${formatBinaryBytes(total)}) from ${r.fileCount} paths in ${r.componentCount} components, manifest ${r.manifestDigest}\n`,
@@ -105,6 +107,7 @@ function printBuildSummary(output: string, r: Awaited<ReturnType<typeof chunkIma
 async function inspect(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UserError('inspect takes exactly one <archive>');
+  const { formatInspect, inspectArchive } = await import('./inspect.ts');
   const result = await inspectArchive(positionals[0]!);
   process.stdout.write(values['json'] ? JSON.stringify(result, null, 2) + '\n' : formatInspect(result));
 }
@@ -112,6 +115,7 @@ async function inspect(args: string[]): Promise<void> {
 async function extract(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { 'skip-special': { type: 'boolean' } });
   if (positionals.length !== 2) throw new UserError('extract takes <archive> <dir>');
+  const { extractImage } = await import('./extract.ts');
   const r = await extractImage(positionals[0]!, positionals[1]!, { skipSpecial: values['skip-special'] === true });
   process.stdout.write(`${escapeControl(positionals[1]!)}: ${r.files} paths extracted\n`);
   if (!r.xattrsRestored)
@@ -121,6 +125,7 @@ async function extract(args: string[]): Promise<void> {
 async function reuse(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
   if (positionals.length < 2) throw new UserError('reuse needs at least two archives (consecutive versions, oldest first)');
+  const { computeReuse, formatReuse, inspectArchive } = await import('./inspect.ts');
   const images = [];
   for (const archive of positionals) images.push(await inspectArchive(archive));
   const report = computeReuse(images);
