@@ -631,8 +631,12 @@ function compressionOf(head: Buffer): 'gzip' | 'zstd' | 'none' {
  */
 export type LayerEntryVisitor = (entry: TarEntry) => Promise<void> | undefined;
 
-/** Compressed bytes read per call: two such buffers are reused for a whole layer. */
-const READ_BUFFER_BYTES = 256 * 1024;
+/**
+ * Compressed bytes read per call: two such buffers are reused for a whole layer. Each read's round
+ * trip through libuv's pool, busy decompressing, costs this thread about 0.16 ms in lock waits:
+ * 1 MiB instead of 256 KiB made the Debian build about 8% faster for 1.5 MiB more peak RSS.
+ */
+const READ_BUFFER_BYTES = 1024 * 1024;
 /** Bytes per chunk out of a decompressor (fewer, larger chunks: less per-chunk work downstream). */
 const DECOMPRESSED_CHUNK_BYTES = 1024 * 1024;
 
@@ -730,8 +734,17 @@ export function blobLocation(image: OciImage, digest: string): { path: string; o
  * against its digest and the uncompressed tar against the config's diff_id, both while streaming
  * (a failed check throws after the last entry: callers commit nothing before this returns). The
  * blob is read in place (a layout's file or a range of the archive), never past its declared size.
+ *
+ * `diffIdChecked`: an earlier pass over this layer checked its diff_id. The blob digest is still
+ * checked, and equal compressed bytes decompress to equal tars, so hashing the tar again would
+ * only cost time (about 0.1 s of the main thread per 200 MB).
  */
-export async function forEachLayerEntry(image: OciImage, i: number, visit: LayerEntryVisitor): Promise<void> {
+export async function forEachLayerEntry(
+  image: OciImage,
+  i: number,
+  visit: LayerEntryVisitor,
+  { diffIdChecked = false }: { diffIdChecked?: boolean } = {},
+): Promise<void> {
   const layer = image.manifest.layers[i];
   const diffId = image.config.rootfs?.diff_ids[i];
   if (!layer || !diffId) throw new Error(`layer ${i} is not available`);
@@ -755,8 +768,9 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
     const kind = compressionOf(head.subarray(0, bytesRead));
     const blobHash = createHash('sha256');
     // A plain tar is its own blob: one hash serves for the digest and the diff_id.
-    const tarHash = kind === 'none' ? blobHash : createHash('sha256');
-    const chunks = kind === 'none' ? rangeChunks(range, blobHash) : hashedChunks(decompressedChunks(range, kind, blobHash), tarHash);
+    const tarHash = kind === 'none' || diffIdChecked ? undefined : createHash('sha256');
+    const decompressed = kind === 'none' ? rangeChunks(range, blobHash) : decompressedChunks(range, kind, blobHash);
+    const chunks = tarHash ? hashedChunks(decompressed, tarHash) : decompressed;
     try {
       await forEachTarEntry(chunks, `${where}: corrupt or truncated layer`, visit);
     } catch (e) {
@@ -766,7 +780,7 @@ export async function forEachLayerEntry(image: OciImage, i: number, visit: Layer
     }
     const blobDigest = `sha256:${blobHash.digest('hex')}`;
     if (blobDigest !== layer.digest) throw new UserError(`${where}: blob does not match its digest (got ${blobDigest})`);
-    const tarDigest = kind === 'none' ? blobDigest : `sha256:${tarHash.digest('hex')}`;
+    const tarDigest = tarHash ? `sha256:${tarHash.digest('hex')}` : kind === 'none' ? blobDigest : diffId;
     if (tarDigest !== diffId) throw new UserError(`${where}: uncompressed content does not match diff_id ${diffId}`);
   } finally {
     file.close();

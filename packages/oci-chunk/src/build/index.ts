@@ -440,19 +440,25 @@ class LayerBuilder {
       progress(`oci_build: reading input layer ${n + 1}/${inputs.length}`);
       const where = `${image.source}: layer ${i}`;
       const missing = () => new UserError(`${where}: changed since it was first read (an entry is missing)`);
-      await forEachLayerEntry(image, i, ({ header, offset, body }) => {
-        if (header.type !== 'file' || header.size === 0 || at >= order.length) return undefined;
-        let row = order[at]!;
-        if (routes.input(row) !== i) return undefined;
-        // Entries arrive by increasing offset: one the rows wait for that was passed is gone.
-        if (routes.offset(row) < offset) throw missing();
-        if (routes.offset(row) > offset) return undefined;
-        if (header.size !== routes.size(row))
-          throw new UserError(`${where}: changed since it was first read (entry ${quote(header.name)})`);
-        const first = at;
-        while (at < order.length && routes.input((row = order[at]!)) === i && routes.offset(row) === offset) at++;
-        return this.#deliver(i, offset, header.size, first, at, body);
-      });
+      await forEachLayerEntry(
+        image,
+        i,
+        ({ header, offset, body }) => {
+          if (header.type !== 'file' || header.size === 0 || at >= order.length) return undefined;
+          let row = order[at]!;
+          if (routes.input(row) !== i) return undefined;
+          // Entries arrive by increasing offset: one the rows wait for that was passed is gone.
+          if (routes.offset(row) < offset) throw missing();
+          if (routes.offset(row) > offset) return undefined;
+          if (header.size !== routes.size(row))
+            throw new UserError(`${where}: changed since it was first read (entry ${quote(header.name)})`);
+          const first = at;
+          while (at < order.length && routes.input((row = order[at]!)) === i && routes.offset(row) === offset) at++;
+          return this.#deliver(i, offset, header.size, first, at, body);
+        },
+        // The scan checked the diff_id; the blob digest, checked again, stands for the tar.
+        { diffIdChecked: true },
+      );
       if (at < order.length && routes.input(order[at]!) === i) throw missing();
     }
   }

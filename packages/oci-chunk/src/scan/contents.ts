@@ -83,17 +83,22 @@ export class ImageContents implements ContentStore {
     }
     for (const layer of [...wanted.keys()].sort((a, b) => a - b)) {
       const byOffset = wanted.get(layer) as Map<number, FileInfo[]>;
-      await forEachLayerEntry(this.#image, layer, async ({ header, offset, body }) => {
-        const list = byOffset.get(offset);
-        if (!list) return;
-        byOffset.delete(offset);
-        if (this.#bytes + header.size <= this.#budget) return this.keep(layer, offset, header.size, body);
-        const path = await this.#spool(body);
-        for (const file of list) {
-          file.content = { kind: 'path', path };
-          this.#files?.setHostPath(file.path, path);
-        }
-      });
+      await forEachLayerEntry(
+        this.#image,
+        layer,
+        async ({ header, offset, body }) => {
+          const list = byOffset.get(offset);
+          if (!list) return;
+          byOffset.delete(offset);
+          if (this.#bytes + header.size <= this.#budget) return this.keep(layer, offset, header.size, body);
+          const path = await this.#spool(body);
+          for (const file of list) {
+            file.content = { kind: 'path', path };
+            this.#files?.setHostPath(file.path, path);
+          }
+        },
+        { diffIdChecked: true }, // the scan checked it
+      );
       if (byOffset.size > 0) throw new UserError(`${this.#image.source}: layer ${layer} changed since it was first read`);
     }
   }
