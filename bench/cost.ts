@@ -8,7 +8,8 @@
  *      measured with bytes only (interval 0), sites (4096), exact counts (1, `sites: false`) and exact
  *      counts with sites (1).
  *   3. With --before <git revision>: the same workloads measured by that revision's tracker (its own
- *      default flags, --single-threaded) for a before/after comparison.
+ *      default flags, --single-threaded; and its counts under today's flags, where they are object
+ *      counts too) for a before/after comparison. Each measured row shows the count it took.
  * Run: npm run bench:cost [-- --rounds 3] [-- --before 48d0751]
  */
 import { execFileSync } from 'node:child_process';
@@ -71,11 +72,19 @@ if (beforeEntry) {
   for (const mode of ['bytes', 'counts']) {
     cells.push({ label: `BEFORE ${BEFORE}: ${mode}`, flags: ['--single-threaded'], mode, env: { ALLOC_TRACKER_ENTRY: beforeEntry } });
   }
+  // Under its own flags optimised code folds several objects into one allocation event, so that
+  // tracker counted fewer events than there are objects; with today's flags it counts every object.
+  cells.push({
+    label: `BEFORE ${BEFORE}: counts, deterministic flags`,
+    flags: deterministicFlags(),
+    mode: 'counts',
+    env: { ALLOC_TRACKER_ENTRY: beforeEntry },
+  });
 }
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 try {
   for (const workload of costWorkloads) {
-    const samples = cells.map(() => ({ wall: [] as number[], peak: [] as number[] }));
+    const samples = cells.map(() => ({ wall: [] as number[], peak: [] as number[], count: [] as number[] }));
     for (let round = 0; round < ROUNDS; round++) {
       cells.forEach((cell, i) => {
         const out = JSON.parse(
@@ -83,9 +92,10 @@ try {
             encoding: 'utf8',
             env: { ...process.env, ...cell.env },
           }),
-        ) as { wallMs: number; peakMiB: number };
+        ) as { wallMs: number; peakMiB: number; count: number };
         samples[i]!.wall.push(out.wallMs);
         samples[i]!.peak.push(out.peakMiB);
+        samples[i]!.count.push(out.count);
       });
     }
     const reference = { wall: median(samples[0]!.wall), peak: median(samples[0]!.peak) };
@@ -98,13 +108,21 @@ try {
         `${(wall / reference.wall).toFixed(2)}x`,
         peak.toFixed(0),
         `${(peak / reference.peak).toFixed(2)}x`,
+        cell.mode === 'plain' || cell.mode === 'bytes' ? '' : String(median(samples[i]!.count)),
       ];
     });
     console.log(
       `\n${workload.name}: ${workload.iterations} measured call(s) after ${workload.warmup} warm-up calls, median of ${ROUNDS} alternating rounds\n`,
     );
     console.log(
-      formatTable(['Mode', 'Wall ms/call', 'vs plain', 'Peak RSS MiB', 'vs plain'], rows, ['left', 'right', 'right', 'right', 'right']),
+      formatTable(['Mode', 'Wall ms/call', 'vs plain', 'Peak RSS MiB', 'vs plain', 'Count'], rows, [
+        'left',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+      ]),
     );
   }
 } finally {
