@@ -7,6 +7,7 @@ import {
   fstat as fsFstat,
   open as fsOpen,
   read as fsRead,
+  readSync as fsReadSync,
   realpathSync,
   rmSync,
   type Stats,
@@ -90,6 +91,15 @@ export class InputFile {
   /** Reads into `buffer` at `position`; the number of bytes read. */
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
     return new Promise((resolve, reject) => fsRead(this.fd, buffer, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+
+  /**
+   * Reads into `buffer` at `position` on this thread; the number of bytes read. For streaming a
+   * layer: a read from the page cache costs microseconds, while a round trip through libuv's pool,
+   * busy decompressing and compressing, cost this thread about 0.16 ms in lock waits per read.
+   */
+  readNow(buffer: Buffer, offset: number, length: number, position: number): number {
+    return fsReadSync(this.fd, buffer, offset, length, position);
   }
 
   /**
