@@ -28,6 +28,8 @@ export class ImageContents implements ContentStore {
   #bytes = 0;
   #spooled = 0;
   #files: ColumnFileMap | undefined;
+  /** Layers the scan read to the end: their diff_ids were checked. */
+  readonly #checked = new Set<number>();
 
   /** `scratch`: a directory (created when needed) for what is fetched past the budget. */
   constructor(image: OciImage, scratch: string, budget = KEPT_CONTENTS_BUDGET) {
@@ -42,6 +44,11 @@ export class ImageContents implements ContentStore {
    */
   track(files: ColumnFileMap): void {
     this.#files = files;
+  }
+
+  /** The scan read layer `layer` to its end and checked its diff_id: a fetch need not hash its tar again. */
+  layerChecked(layer: number): void {
+    this.#checked.add(layer);
   }
 
   /** During the scan: whether to keep the `size` bytes of the file at `path`. */
@@ -97,7 +104,7 @@ export class ImageContents implements ContentStore {
             this.#files?.setHostPath(file.path, path);
           }
         },
-        { diffIdChecked: true }, // the scan checked it
+        { diffIdChecked: this.#checked.has(layer) },
       );
       if (byOffset.size > 0) throw new UserError(`${this.#image.source}: layer ${layer} changed since it was first read`);
     }

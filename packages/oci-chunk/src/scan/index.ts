@@ -281,6 +281,7 @@ export async function scanImage(image: OciImage, spoolDir: string | undefined, o
       }
       return undefined;
     });
+    contents?.layerChecked(i);
   }
   const files = tree.toFileMap();
   contents?.track(files);
