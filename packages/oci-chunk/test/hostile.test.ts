@@ -10,7 +10,7 @@ import { describe as suite, expect, it } from 'vitest';
 import { extractImage } from '../src/extract.ts';
 import { chunkImage } from '../src/pipeline.ts';
 import { writeOciArchive } from '../src/build/index.ts';
-import { readOciArchive } from '../src/archive/index.ts';
+import { blobPath, forEachLayerEntry, openImage, readOciArchive } from '../src/archive/index.ts';
 import { UserError, canonicalJson } from '../src/util.ts';
 import { writeImageArchive, writeLayout, type EntrySpec } from '../scripts/fixture-image.ts';
 import { DEBIAN_V1, runCli, tempDir, toolAvailable } from './helpers.ts';
@@ -80,6 +80,26 @@ suite('broken archives', () => {
     const truncated = join(dir, 'truncated.tar');
     await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expectRejected(truncated, /corrupt or truncated archive/);
+  });
+
+  it('a later pass over a layer trusts the checked diff_id but still checks the blob digest', async () => {
+    const layout = join(dir, 'later-pass-layout');
+    await writeLayout({ gzip: true, layers: [[{ name: 'a', type: 'file', content: 'original' }]] }, layout);
+    const image = await openImage(layout);
+    const names: string[] = [];
+    const visit = ({ header }: { header: { name: string } }) => void names.push(header.name);
+    await forEachLayerEntry(image, 0, visit, { diffIdChecked: true });
+    expect(names).toEqual(['a']);
+    // A wrong diff_id is caught by the pass that checks it, and not looked at by a later one.
+    const wrongDiffId = { ...image, config: { ...image.config, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } } };
+    await expect(forEachLayerEntry(wrongDiffId, 0, () => undefined)).rejects.toThrow(/does not match diff_id/);
+    await expect(forEachLayerEntry(wrongDiffId, 0, () => undefined, { diffIdChecked: true })).resolves.toBeUndefined();
+    // The blob changed after the first pass (here its gzip header's mtime: the same tar inside).
+    const blob = blobPath(layout, image.manifest.layers[0]!.digest);
+    const bytes = await readFile(blob);
+    bytes[4] = 1;
+    await writeFile(blob, bytes);
+    await expect(forEachLayerEntry(image, 0, () => undefined, { diffIdChecked: true })).rejects.toThrow(/does not match its digest/);
   });
 
   it('blob whose content does not match its digest', async () => {
