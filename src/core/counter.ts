@@ -14,6 +14,12 @@ export interface HeapReading {
   used: number;
   /** ArrayBuffer / Buffer backing stores outside the heap. */
   external: number;
+  /**
+   * The used heap is lower than at the read before: a GC ran in between (reads only grow it
+   * otherwise). Compared by every read, after its figures were taken, so that every read allocates
+   * alike and a caller can test it without allocating after its last read.
+   */
+  fell: boolean;
 }
 
 /**
@@ -52,6 +58,7 @@ export function readHeap(dataSpaces = false): HeapReading {
     allocated: (statistics as { total_allocated_bytes?: number }).total_allocated_bytes ?? Number.NaN,
     used,
     external: statistics.external_memory,
+    fell: lastReading !== null && used < lastReading.used,
   };
   lastReading = reading;
   return reading;
@@ -78,7 +85,7 @@ export interface WindowStart {
  * agree give it; they disagree only when the reading code changes tier (or a cold call allocates
  * feedback) between them, and then the reads are repeated. The window's own read comes last, and
  * nothing is allocated after it (in interpreted code even comparing two number fields allocates).
- * Returns false when a GC ran between the reads.
+ * Returns false when a GC ran between the reads, or between the read before this call and them.
  */
 export function startReading(into: WindowStart, dataSpaces: boolean): boolean {
   let gcFree = true;
@@ -86,7 +93,9 @@ export function startReading(into: WindowStart, dataSpaces: boolean): boolean {
     const first = readHeap(dataSpaces);
     const second = readHeap(dataSpaces);
     const third = readHeap(dataSpaces);
-    if (third.used < second.used || second.used < first.used) gcFree = false;
+    // `first` is compared with the read before this call (the caller's check after starting its GC
+    // profiler), so a GC anywhere from there to the window's own read shows.
+    if (first.fell || second.fell || third.fell) gcFree = false;
     // The counter where it is exact, else the used heap (which a read grows by its result, too).
     const key = dataSpaces ? 'used' : 'allocated';
     into.readCost = third[key] - second[key];
@@ -94,5 +103,5 @@ export function startReading(into: WindowStart, dataSpaces: boolean): boolean {
   }
   const last = readHeap(dataSpaces);
   into.reading = last;
-  return gcFree;
+  return gcFree && !last.fell;
 }

@@ -119,7 +119,7 @@ class Meter {
   /** Whether the running segment's heap bytes come from the exact counter (else the used-heap identity). */
   private exact = false;
   /** The running segment's start, filled in place by the start reads. */
-  private readonly window: WindowStart = { reading: { allocated: 0, used: 0, external: 0 }, readCost: 0 };
+  private readonly window: WindowStart = { reading: { allocated: 0, used: 0, external: 0, fell: false }, readCost: 0 };
   private running = false;
 
   get openRegions(): ReadonlySet<Region> {
@@ -206,8 +206,8 @@ class Meter {
       if (opening) opening.startOccupancy = check.used + check.external;
       this.profiler = profiler;
       this.running = true;
-      const gcFree = startReading(this.window, dataSpaces) && this.window.reading.used >= check.used;
-      if (gcFree || attempt >= 4) {
+      // startReading compares its first read with `check`: a GC after the profiler started fails it.
+      if (startReading(this.window, dataSpaces) || attempt >= 4) {
         if (countOnly && this.sampling) this.segmentStartMarker = startMarker();
         return;
       }
