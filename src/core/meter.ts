@@ -195,11 +195,11 @@ class Meter {
     // counting segments of a test script). Either shows as the used heap going down across the reads,
     // which only grow it otherwise: then start again.
     for (let attempt = 0; ; attempt++) {
-      const before = readHeap(dataSpaces);
+      readHeap(dataSpaces); // what `check` is compared with (HeapReading.fell)
       const profiler = new v8.GCProfiler();
       profiler.start();
       const check = readHeap(dataSpaces);
-      if (check.used < before.used && attempt < 4) {
+      if (check.fell && attempt < 4) {
         profiler.stop();
         continue;
       }
