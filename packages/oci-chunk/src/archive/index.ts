@@ -650,17 +650,22 @@ async function* rangeChunks(range: FileRange, hash: Hash): AsyncGenerator<Buffer
   try {
     let done = 0;
     for (let turn = 0; done < range.length; turn ^= 1) {
-      const buffer = buffers[turn] as Buffer;
-      const n = range.file.readNow(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
-      if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
-      done += n;
-      const chunk = buffer.subarray(0, n);
-      hash.update(chunk);
+      const chunk = readPiece(range, buffers[turn] as Buffer, done, hash);
+      done += chunk.length;
       yield chunk;
     }
   } finally {
     buffers.forEach(releaseBuffer);
   }
+}
+
+/** The next piece of `range`, from `done` bytes in: read into `buffer` (on this thread) and fed to `hash`. */
+function readPiece(range: FileRange, buffer: Buffer, done: number, hash: Hash): Buffer {
+  const n = range.file.readNow(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
+  if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
+  const chunk = buffer.subarray(0, n);
+  hash.update(chunk);
+  return chunk;
 }
 
 /** Two read buffers, no larger than what is to be read. */
@@ -683,12 +688,8 @@ async function* decompressedChunks(range: FileRange, kind: 'gzip' | 'zstd', hash
     for (let turn = 0; done < range.length; turn ^= 1) {
       await consumed[turn];
       if (decompressor.destroyed) return;
-      const buffer = buffers[turn] as Buffer;
-      const n = range.file.readNow(buffer, 0, Math.min(buffer.length, range.length - done), range.start + done);
-      if (n === 0) throw new UserError(`${range.file.path}: shrank while being read (${done} of ${range.length} bytes)`);
-      done += n;
-      const chunk = buffer.subarray(0, n);
-      hash.update(chunk);
+      const chunk = readPiece(range, buffers[turn] as Buffer, done, hash);
+      done += chunk.length;
       const written = new Promise<void>((resolve, reject) => decompressor.write(chunk, (e) => (e ? reject(e) : resolve())));
       written.catch(() => {}); // the failure reaches the reader through the stream's error
       consumed[turn] = written;
